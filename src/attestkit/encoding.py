@@ -1,0 +1,142 @@
+"""Strict encodings and safe file I/O used by every parser and writer.
+
+* Base64 is decoded strictly (standard alphabet, padding required, no stray
+  characters), unlike pydantic's ``Base64Bytes`` which silently drops invalid
+  characters so URL-safe input decodes to the wrong bytes (pypi-attestations
+  defect D12).
+* JSON is decoded from bytes as UTF-8 explicitly; charset guessing once broke
+  pypi-attestations (#171).
+* Files are written atomically: a temporary file in the same directory, fsync,
+  then ``os.replace``, so a crash never leaves a half-written output.
+
+>>> b64decode("aGk=", what="statement")
+b'hi'
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from attestkit.errors import InputError
+
+__all__ = [
+    "atomic_write",
+    "b64decode",
+    "b64encode",
+    "loads_json",
+    "read_bytes",
+    "read_json",
+]
+
+
+def b64encode(data: bytes) -> str:
+    """Standard, padded base64 with no newlines."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64decode(value: object, *, what: str) -> bytes:
+    """Decode standard padded base64 strictly; raise :class:`InputError` naming ``what``."""
+    if not isinstance(value, str):
+        raise InputError(f"{what}: expected a base64 string, got {_json_type(value)}")
+    try:
+        return base64.b64decode(value.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise InputError(f"{what}: not valid standard base64") from None
+
+
+def loads_json(data: bytes | str, *, what: str = "input") -> Any:
+    """Parse JSON from UTF-8 bytes (or text) with a one-line error on failure."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError:
+        raise InputError(f"{what} is not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{what} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    except RecursionError:
+        raise InputError(f"{what} is not valid JSON (nested too deeply)") from None
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """Read a whole file; failures become :class:`InputError` naming the file."""
+    p = Path(path)
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise InputError("no such file", source=str(path)) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a file", source=str(path)) from None
+    except PermissionError:
+        raise InputError("permission denied", source=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read and parse a JSON file; every failure is an :class:`InputError` naming it."""
+    data = read_bytes(path)
+    try:
+        return loads_json(data, what="file")
+    except InputError as exc:
+        raise InputError(exc.reason.replace("file ", "", 1), source=str(path)) from None
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (temp file + fsync + rename).
+
+    With ``overwrite=False`` an existing file is never replaced (the final step
+    uses a hard link, which fails if the target exists), so two concurrent
+    writers cannot clobber each other.
+    """
+    target = Path(path)
+    directory = target.parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                raise InputError("already exists", source=str(target)) from None
+            finally:
+                os.unlink(tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def json_type(value: object) -> str:
+    """Describe a JSON value's type for error messages ('a string', 'null', ...)."""
+    return _json_type(value)
