@@ -37,7 +37,7 @@ def load_certificate(der: bytes, *, what: str = "certificate") -> Certificate:
         cert = x509.load_der_x509_certificate(der)
         # Force parsing of the extensions now, so malformed ones fail here.
         _ = cert.extensions
-    except ValueError as exc:
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         raise InputError(f"invalid X.509 {what}: {exc}") from None
     return cert
 
@@ -149,3 +149,23 @@ class CertificateClaims:
     def identity(self) -> str | None:
         """The first SAN (Fulcio issues exactly one)."""
         return self.sans[0] if self.sans else None
+
+    def summary(self) -> str:
+        """One line naming the signer, e.g. ``GitHub o/r workflow release.yml @ refs/tags/v1``."""
+        from attestkit.constants import CIRCLECI_ISSUER, GITHUB_ISSUER, GITLAB_ISSUER
+
+        c = self.claims
+        repo = c.get("source_repository_uri", "")
+        config = c.get("build_config_uri", "")
+        ref = c.get("source_repository_ref") or c.get("source_repository_digest") or "?"
+        if self.issuer == GITHUB_ISSUER and "/.github/workflows/" in config:
+            workflow = config.split("/.github/workflows/", 1)[1].rsplit("@", 1)[0]
+            name = repo.removeprefix("https://github.com/")
+            return f"GitHub {name} workflow {workflow} @ {ref}"
+        if self.issuer == GITLAB_ISSUER and "//" in config.removeprefix("https://"):
+            path = config.removeprefix("https://").split("//", 1)[1].rsplit("@", 1)[0]
+            name = repo.removeprefix("https://gitlab.com/")
+            return f"GitLab {name} workflow {path} @ {ref}"
+        if self.issuer == CIRCLECI_ISSUER:
+            return f"CircleCI {c.get('build_signer_uri', '?')}"
+        return f"{self.identity} (issuer {self.issuer})"

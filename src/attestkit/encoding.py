@@ -98,26 +98,25 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, overwrite: bool =
     writers cannot clobber each other.
     """
     target = Path(path)
-    directory = target.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
+        tmp.chmod(0o644)
         if overwrite:
-            os.replace(tmp, target)
+            tmp.replace(target)
         else:
             try:
-                os.link(tmp, target)
+                target.hardlink_to(tmp)
             except FileExistsError:
                 raise InputError("already exists", source=str(target)) from None
             finally:
-                os.unlink(tmp)
+                tmp.unlink()
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
 
 

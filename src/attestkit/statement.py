@@ -55,7 +55,8 @@ class Statement:
             raise InputError(f"invalid statement: expected a JSON object, got {json_type(obj)}")
         if obj.get("_type") != INTOTO_STATEMENT_V1:
             raise InputError(
-                f"invalid statement: _type must be {INTOTO_STATEMENT_V1!r}, got {obj.get('_type')!r}"
+                f"invalid statement: _type must be {INTOTO_STATEMENT_V1!r},"
+                f" got {obj.get('_type')!r}"
             )
         subjects_raw = obj.get("subject")
         if not isinstance(subjects_raw, list) or not subjects_raw:
@@ -67,7 +68,8 @@ class Statement:
         predicate = obj.get("predicate")
         if predicate is not None and not isinstance(predicate, dict):
             raise InputError(
-                f"invalid statement: predicate must be an object or null, got {json_type(predicate)}"
+                "invalid statement: predicate must be an object or null,"
+                f" got {json_type(predicate)}"
             )
         extra = {k: v for k, v in obj.items() if k not in _KNOWN}
         return cls(raw, subjects, ptype, predicate, extra)

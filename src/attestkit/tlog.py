@@ -82,8 +82,10 @@ class LogEntry:
         obj = _normalise(value, _ENTRY_KEYS, what)
         log_index = _int64(obj, "logIndex", what, required=True)
         log_id = _obj(obj, "logId", what, required=True)
-        assert log_id is not None
-        key_id = b64decode(_only(log_id, {"keyId", "key_id"}, f"{what}.logId"), what=f"{what}.logId.keyId")
+        assert log_index is not None and log_id is not None
+        key_id = b64decode(
+            _only(log_id, {"keyId", "key_id"}, f"{what}.logId"), what=f"{what}.logId.keyId"
+        )
         kv = _obj(obj, "kindVersion", what, required=True)
         assert kv is not None
         kv = _normalise(kv, {"kind": "kind", "version": "version"}, f"{what}.kindVersion")
@@ -94,8 +96,11 @@ class LogEntry:
         promise_obj = _obj(obj, "inclusionPromise", what, required=False)
         promise = None
         if promise_obj is not None:
-            raw = _only(promise_obj, {"signedEntryTimestamp", "signed_entry_timestamp"},
-                        f"{what}.inclusionPromise")
+            raw = _only(
+                promise_obj,
+                {"signedEntryTimestamp", "signed_entry_timestamp"},
+                f"{what}.inclusionPromise",
+            )
             promise = b64decode(raw, what=f"{what}.inclusionPromise.signedEntryTimestamp")
         proof_obj = _obj(obj, "inclusionProof", what, required=False)
         proof = _proof(proof_obj, f"{what}.inclusionProof") if proof_obj is not None else None
