@@ -1,0 +1,202 @@
+"""The ``attestkit`` command line: argument parsing and dispatch.
+
+Only :mod:`argparse` is imported at start-up; each command's module (and the
+heavy libraries it needs: cryptography, packaging, sigstore) is imported when
+that command runs, so ``attestkit --help`` starts in a few tens of ms.
+
+Exit codes, for every command: 0 success; 1 a verification (or other
+operation) failed; 2 usage or input error (bad flags, unreadable file, invalid
+JSON, wrong schema or filename); 3 internal error (a bug: please report it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from attestkit._version import __version__
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+def _add_verbose(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    # Accepted before and after any subcommand (pypi-attestations rejects the latter, D20).
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0 if top else argparse.SUPPRESS,
+        help="more output (repeatable)",
+    )
+
+
+def _trust_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Sigstore instance (trust root)")
+    excl = group.add_mutually_exclusive_group()
+    excl.add_argument("--staging", action="store_true", help="use Sigstore's staging instance")
+    excl.add_argument(
+        "--trust-config",
+        metavar="FILE",
+        help="a ClientTrustConfig or TrustedRoot JSON file (e.g. from a local instance)",
+    )
+    group.add_argument(
+        "--offline",
+        action="store_true",
+        help="accepted for compatibility: attestkit always verifies offline",
+    )
+    group.add_argument(
+        "--backend",
+        choices=("attestkit", "sigstore"),
+        default="attestkit",
+        help="Sigstore verification engine: attestkit's (default) or sigstore-python's",
+    )
+
+
+def _identity_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "expected signer (a Trusted Publisher, or a raw identity and issuer)"
+    )
+    group.add_argument(
+        "--repository",
+        metavar="URL",
+        help="https://github.com/OWNER/REPO or https://gitlab.com/GROUP/PROJECT",
+    )
+    group.add_argument(
+        "--workflow",
+        metavar="FILE",
+        help="workflow file name (GitHub, e.g. release.yml) or CI config path (GitLab)",
+    )
+    group.add_argument("--environment", metavar="NAME", help="deployment environment to require")
+    group.add_argument("--ref", metavar="REF", help="source ref to require, e.g. refs/tags/v1.0")
+    group.add_argument("--gcp-service-account", metavar="EMAIL", help="Google service account")
+    group.add_argument("--circleci-project-id", metavar="UUID")
+    group.add_argument("--circleci-pipeline-definition-id", metavar="UUID")
+    group.add_argument("--circleci-vcs-origin", metavar="ORIGIN", help="e.g. github.com/org/repo")
+    group.add_argument("--circleci-vcs-ref", metavar="REF")
+    group.add_argument(
+        "--identity", metavar="SAN", help="raw certificate identity (needs --issuer)"
+    )
+    group.add_argument("--issuer", metavar="URL", help="OIDC issuer for --identity")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="attestkit",
+        description="PyPI package attestations (PEP 740): inspect, convert and verify.",
+        epilog="Exit codes: 0 ok, 1 verification failed, 2 usage/input error, 3 internal error.",
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"attestkit {__version__}")
+    _add_verbose(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "inspect",
+        help="show what attestation, provenance or bundle files claim (unverified)",
+        description="Summarise attestation, provenance and Sigstore bundle files: statement,"
+        " signer (from the certificate), log entries. Nothing is verified.",
+    )
+    _add_verbose(p)
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("verify", help="verify attestations or provenance for distributions")
+    _add_verbose(p)
+    vsub = p.add_subparsers(dest="verify_command", metavar="KIND", required=True)
+    va = vsub.add_parser(
+        "attestation",
+        help="verify <dist>.*.attestation files against an expected signer",
+        description="Verify the attestations of each distribution file: the Sigstore"
+        " signature, transparency log, subject name and digest, predicate type, and the"
+        " signer against the expected Trusted Publisher or identity. Attestations are"
+        " found next to each file as <dist>.<kind>.attestation, or given with --attestation.",
+    )
+    _add_verbose(va)
+    va.add_argument("dists", nargs="+", metavar="DIST", help="wheel or sdist files")
+    va.add_argument(
+        "--attestation",
+        action="append",
+        metavar="FILE",
+        help="attestation file to use instead of discovery (repeatable; needs one DIST)",
+    )
+    va.add_argument("--strict-names", action="store_true", help="subject must equal the filename")
+    va.add_argument("--json", action="store_true", help="machine-readable output")
+    _identity_args(va)
+    _trust_args(va)
+
+    vp = vsub.add_parser(
+        "provenance",
+        help="verify a provenance file (Integrity API object) for distributions",
+        description="Verify every attestation in a provenance object against its publisher,"
+        " and against the expected signer given by flags. The provenance is read from"
+        " --provenance or <dist>.provenance.",
+    )
+    _add_verbose(vp)
+    vp.add_argument("dists", nargs="+", metavar="DIST")
+    vp.add_argument("--provenance", metavar="FILE", help="provenance JSON (needs one DIST)")
+    vp.add_argument("--strict-names", action="store_true", help="subject must equal the filename")
+    vp.add_argument("--json", action="store_true", help="machine-readable output")
+    _identity_args(vp)
+    _trust_args(vp)
+
+    p = sub.add_parser(
+        "convert",
+        help="convert a Sigstore bundle to an attestation, or back",
+        description="Convert a Sigstore bundle (e.g. from actions/attest) to a PEP 740"
+        " attestation named <dist>.<kind>.attestation beside it, or with --to-bundle an"
+        " attestation to a v0.3 Sigstore bundle (<dist>.sigstore.json).",
+    )
+    _add_verbose(p)
+    p.add_argument("input", metavar="FILE")
+    p.add_argument("-o", "--output", metavar="FILE", help="output file (default: derived)")
+    p.add_argument("--to-bundle", action="store_true", help="attestation -> Sigstore bundle")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument(
+        "--keep-timestamps",
+        action="store_true",
+        help="keep RFC 3161 timestamps in verification_material.timestamps (proposed field)",
+    )
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="allow non-in-toto payloads and predicate types PyPI does not accept",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from attestkit.cli._common import UsageError
+
+    try:
+        if args.command == "inspect":
+            from attestkit.cli.inspect import run
+        elif args.command == "verify":
+            from attestkit.cli.verify import run
+        elif args.command == "convert":
+            from attestkit.cli.convert import run
+        else:  # pragma: no cover - argparse enforces the choices
+            parser.error(f"unknown command {args.command}")
+        return run(args)
+    except UsageError as exc:
+        print(f"attestkit {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("attestkit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            raise
+        print(
+            f"attestkit: internal error ({type(exc).__name__}: {exc}); rerun with -v and report it",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL

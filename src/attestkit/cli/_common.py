@@ -1,0 +1,122 @@
+"""Helpers shared by the CLI commands: trust roots, expected identities, reporting."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from attestkit.policy import Policy
+    from attestkit.verify import Verifier
+
+__all__ = ["UsageError", "fail_usage", "policy_from_args", "print_json", "verifier_from_args"]
+
+
+class UsageError(Exception):
+    """A command-line usage error (exit code 2)."""
+
+
+def fail_usage(message: str) -> NoReturn:
+    """Abort with a usage error."""
+    raise UsageError(message)
+
+
+def verifier_from_args(args: argparse.Namespace) -> Verifier:
+    """Build a :class:`Verifier` from ``--staging`` / ``--trust-config`` / ``--backend``."""
+    from attestkit.trust import TrustRoot
+    from attestkit.verify import Verifier
+
+    if args.trust_config:
+        root = TrustRoot.from_file(args.trust_config)
+    elif args.staging:
+        root = TrustRoot.staging()
+    else:
+        root = TrustRoot.production()
+    return Verifier(root, backend=args.backend, strict_names=args.strict_names)
+
+
+def policy_from_args(args: argparse.Namespace, *, required: bool = True) -> Policy | None:
+    """Turn the expected-signer flags into exactly one policy (or a usage error)."""
+    from attestkit import policy as p
+
+    chosen: list[Policy] = []
+    if args.repository:
+        chosen.append(_repository_policy(args))
+    elif args.workflow or args.environment or args.ref:
+        fail_usage("--workflow, --environment and --ref need --repository")
+    if args.gcp_service_account:
+        chosen.append(p.GoogleIdentity(args.gcp_service_account))
+    circle = (args.circleci_project_id, args.circleci_pipeline_definition_id)
+    if any(circle) or args.circleci_vcs_origin or args.circleci_vcs_ref:
+        if not all(circle):
+            fail_usage(
+                "CircleCI needs both --circleci-project-id and --circleci-pipeline-definition-id"
+            )
+        chosen.append(
+            p.CircleCIIdentity(
+                args.circleci_project_id,
+                args.circleci_pipeline_definition_id,
+                args.circleci_vcs_origin,
+                args.circleci_vcs_ref,
+            )
+        )
+    if args.identity or args.issuer:
+        if not (args.identity and args.issuer):
+            fail_usage("--identity and --issuer must be given together")
+        chosen.append(p.Identity(args.identity, args.issuer))
+    if len(chosen) > 1:
+        fail_usage(
+            "give exactly one expected signer (repository, service account, CircleCI or identity)"
+        )
+    if not chosen:
+        if required:
+            fail_usage(
+                "say who must have signed: --repository URL [--workflow FILE],"
+                " --gcp-service-account EMAIL, --circleci-project-id +"
+                " --circleci-pipeline-definition-id, or --identity SAN --issuer URL"
+            )
+        return None
+    return chosen[0]
+
+
+def _repository_policy(args: argparse.Namespace) -> Policy:
+    from attestkit import policy as p
+    from attestkit.constants import GITHUB_URL, GITLAB_URL
+
+    url = args.repository
+    parts = urlsplit(url)
+    path = parts.path.strip("/")
+    if parts.scheme != "https" or not parts.netloc or not path or parts.query or parts.fragment:
+        fail_usage(
+            f"--repository must be an https URL such as {GITHUB_URL}/OWNER/REPO, got {url!r}"
+        )
+    if url.rstrip("/") != url:
+        fail_usage(f"--repository must not end with '/': {url!r}")
+    base = f"https://{parts.netloc}"
+    if base == GITHUB_URL:
+        if path.count("/") != 1:
+            fail_usage(f"GitHub repository must be OWNER/REPO, got {path!r}")
+        return p.GitHubIdentity(
+            path,
+            args.workflow,
+            args.environment,
+            args.ref,
+            strict_environment=args.environment is not None,
+        )
+    if base == GITLAB_URL:
+        return p.GitLabIdentity(
+            path,
+            args.workflow,
+            args.environment,
+            args.ref,
+            strict_environment=args.environment is not None,
+        )
+    fail_usage(f"unsupported repository host {parts.netloc!r} (use github.com or gitlab.com)")
+
+
+def print_json(value: Any, stream: TextIO | None = None) -> None:
+    """Write ``value`` as indented JSON and a newline (to stdout by default)."""
+    (stream or sys.stdout).write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,68 @@
+"""``attestkit convert``: Sigstore bundle -> PEP 740 attestation, or back with ``--to-bundle``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from attestkit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from attestkit.constants import SLSA_PREDICATE_V1
+from attestkit.errors import AttestkitError, ConversionError
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert one file; refuse to overwrite unless ``--overwrite``; write atomically."""
+    from attestkit.convert import attestation_from_bundle, bundle_from_attestation, bundle_to_json
+    from attestkit.encoding import atomic_write, read_json
+    from attestkit.models import Attestation
+
+    source = Path(args.input)
+    try:
+        if args.to_bundle:
+            att = Attestation.from_file(source)
+            data = bundle_to_json(bundle_from_attestation(att))
+            default = _dist_name(att, source) + ".sigstore.json"
+        else:
+            obj = read_json(source)
+            conversion = attestation_from_bundle(
+                obj, keep_timestamps=args.keep_timestamps, raw=args.raw
+            )
+            att = conversion.attestation
+            data = att.to_json()
+            kind = "slsa" if att.statement.predicate_type == SLSA_PREDICATE_V1 else "publish"
+            default = f"{_dist_name(att, source)}.{kind}.attestation"
+            for note in conversion.notes:
+                print(f"note: {source}: {note}", file=sys.stderr)
+        output = Path(args.output) if args.output else source.parent / default
+        if output.exists() and not args.overwrite:
+            print(
+                f"FAIL {source}: output {output} already exists (use --overwrite to replace it)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        atomic_write(output, data.encode("utf-8"), overwrite=args.overwrite)
+    except ConversionError as exc:
+        print(f"FAIL {source}: {exc.reason}", file=sys.stderr)
+        return EXIT_FAILED
+    except AttestkitError as exc:
+        print(f"FAIL {exc if exc.source else f'{source}: {exc}'}", file=sys.stderr)
+        return EXIT_USAGE
+    what = "Sigstore bundle" if args.to_bundle else "attestation"
+    print(f"OK {source}: wrote {what} {output}")
+    return EXIT_OK
+
+
+def _dist_name(att: object, source: Path) -> str:
+    from attestkit.models import Attestation
+
+    assert isinstance(att, Attestation)
+    try:
+        name = att.statement.subjects[0].name
+    except AttestkitError:
+        name = ""
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise ConversionError(
+            "cannot name the output from the statement subject; pass --output FILE"
+        )
+    return name

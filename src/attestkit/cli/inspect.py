@@ -1,0 +1,33 @@
+"""``attestkit inspect``: print what attestation, provenance and bundle files claim."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from attestkit.cli import EXIT_OK, EXIT_USAGE
+from attestkit.cli._common import print_json
+from attestkit.errors import AttestkitError
+from attestkit.inspect import inspect_file, render_text
+
+
+def run(args: argparse.Namespace) -> int:
+    """Inspect each file; a file that cannot be read or parsed is reported and skipped."""
+    code = EXIT_OK
+    reports = []
+    for path in args.files:
+        try:
+            report = inspect_file(path)
+        except AttestkitError as exc:
+            print(f"FAIL {exc}", file=sys.stderr)
+            if args.json:
+                reports.append({"file": path, "error": exc.reason})
+            code = EXIT_USAGE
+            continue
+        if args.json:
+            reports.append(report)
+        else:
+            print(render_text(report))
+    if args.json:
+        print_json(reports)
+    return code

@@ -1,0 +1,168 @@
+"""``attestkit verify attestation|provenance``: verify files, one result line each.
+
+Output: ``OK <dist>: <summary>`` or ``FAIL <dist>: <reason>`` on stdout, one per
+distribution; warnings on stderr.  Exit code: 0 all verified, 1 any
+verification failed, 2 any usage or input error (which wins over 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from attestkit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from attestkit.cli._common import fail_usage, policy_from_args, print_json, verifier_from_args
+from attestkit.errors import AttestkitError, InputError, VerificationError
+
+if TYPE_CHECKING:
+    from attestkit.policy import Policy
+    from attestkit.verify import VerificationResult, Verifier
+
+_SIDE_SUFFIXES = (".attestation", ".provenance", ".sigstore", ".sigstore.json", ".asc")
+_PREDICATES = {
+    "https://docs.pypi.org/attestations/publish/v1": "publish",
+    "https://slsa.dev/provenance/v1": "SLSA provenance",
+}
+
+
+@dataclass
+class _Outcome:
+    file: str
+    code: int = EXIT_OK
+    reason: str | None = None
+    results: list[tuple[str, VerificationResult]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"file": self.file, "ok": self.code == EXIT_OK}
+        if self.reason:
+            out["error"] = self.reason
+            out["error_kind"] = "input" if self.code == EXIT_USAGE else "verification"
+        out["attestations"] = [{"file": f, **r.to_dict()} for f, r in self.results]
+        if self.notes:
+            out["notes"] = self.notes
+        return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``attestkit verify``."""
+    dists = _select_dists(args.dists)
+    policy = policy_from_args(args)
+    assert policy is not None
+    try:
+        verifier = verifier_from_args(args)
+    except InputError as exc:
+        print(f"attestkit verify: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.verify_command == "attestation":
+        if args.attestation and len(dists) != 1:
+            fail_usage("--attestation can only be used with exactly one DIST")
+        outcomes = [_verify_attestations(verifier, policy, d, args.attestation) for d in dists]
+    else:
+        if args.provenance and len(dists) != 1:
+            fail_usage("--provenance can only be used with exactly one DIST")
+        outcomes = [_verify_provenance(verifier, policy, d, args.provenance) for d in dists]
+    for outcome in outcomes:
+        for note in outcome.notes:
+            print(f"warning: {outcome.file}: {note}", file=sys.stderr)
+        if not args.json:
+            print(_line(outcome))
+    if args.json:
+        print_json([o.to_dict() for o in outcomes])
+    return max((o.code for o in outcomes), default=EXIT_OK)
+
+
+def _select_dists(paths: list[str]) -> list[str]:
+    """Drop attestation/provenance files whose distribution is also given (``verify dist/*``)."""
+    given = set(paths)
+    dists: list[str] = []
+    for path in paths:
+        if path.endswith(_SIDE_SUFFIXES):
+            stem = path
+            for suffix in _SIDE_SUFFIXES:
+                stem = stem.removesuffix(suffix)
+            if any(stem == d or stem.startswith(d + ".") for d in given if d != path):
+                continue
+        dists.append(path)
+    return dists
+
+
+def _load_dist(outcome: _Outcome) -> Any:
+    from attestkit.distribution import Distribution
+
+    return Distribution.from_file(outcome.file)
+
+
+def _verify_attestations(
+    verifier: Verifier, policy: Policy, dist_path: str, explicit: list[str] | None
+) -> _Outcome:
+    from attestkit.models import Attestation
+    from attestkit.verify import find_attestations
+
+    outcome = _Outcome(dist_path)
+    try:
+        dist = _load_dist(outcome)
+        paths = [Path(p) for p in explicit] if explicit else find_attestations(Path(dist_path))
+        if not paths:
+            raise InputError(
+                f"no attestations found (looked for {Path(dist_path).name}.publish.attestation,"
+                " .slsa.attestation and other <dist>.<kind>.attestation files; use --attestation)"
+            )
+        atts = [(str(p), Attestation.from_file(p)) for p in paths]
+        if len(paths) == 1 and paths[0].name == f"{Path(dist_path).name}.attestation":
+            outcome.notes.append(
+                f"{paths[0].name} is not found by twine; rename it to"
+                f" {Path(dist_path).name}.publish.attestation"
+            )
+        results = verifier.verify_all((a for _, a in atts), policy, dist)
+        outcome.results = [(p, r) for (p, _), r in zip(atts, results, strict=True)]
+        for _, result in outcome.results:
+            outcome.notes.extend(result.warnings)
+    except VerificationError as exc:
+        outcome.code, outcome.reason = EXIT_FAILED, exc.reason
+    except AttestkitError as exc:
+        outcome.code, outcome.reason = EXIT_USAGE, str(exc)
+    return outcome
+
+
+def _verify_provenance(
+    verifier: Verifier, policy: Policy, dist_path: str, explicit: str | None
+) -> _Outcome:
+    from attestkit.models import Provenance
+
+    outcome = _Outcome(dist_path)
+    try:
+        dist = _load_dist(outcome)
+        prov_path = explicit or f"{dist_path}.provenance"
+        if not explicit and not Path(prov_path).is_file():
+            raise InputError(
+                f"no provenance found (looked for {Path(prov_path).name}; use --provenance)"
+            )
+        provenance = Provenance.from_file(prov_path)
+        result = verifier.verify_provenance(provenance, dist, policy)
+        outcome.results = [(prov_path, r) for _, r in result.results]
+        outcome.notes.extend(result.unsupported)
+        for _, r in result.results:
+            outcome.notes.extend(r.warnings)
+    except VerificationError as exc:
+        outcome.code, outcome.reason = EXIT_FAILED, exc.reason
+    except AttestkitError as exc:
+        outcome.code, outcome.reason = EXIT_USAGE, str(exc)
+    return outcome
+
+
+def _line(outcome: _Outcome) -> str:
+    if outcome.reason is not None:
+        return f"FAIL {outcome.file}: {outcome.reason}"
+    results = [r for _, r in outcome.results]
+    kinds = ", ".join(_PREDICATES.get(r.predicate_type, r.predicate_type) for r in results)
+    first = results[0]
+    count = len(results)
+    noun = "attestation" if count == 1 else "attestations"
+    when = first.time.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"OK {outcome.file}: {count} {noun} ({kinds}) signed by {first.claims.summary()} at {when}"
+    )

@@ -1,0 +1,60 @@
+"""The command line as a process: entry points, help, version, exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+from attestkit import __version__
+from tests.cli.conftest import run_process
+from tests.conftest import DATA, SDIST
+
+
+def test_version_and_help() -> None:
+    r = run_process("--version")
+    assert r.code == 0 and r.out.strip() == f"attestkit {__version__}"
+    r = run_process("--help")
+    assert r.code == 0
+    for command in ("inspect", "verify", "convert"):
+        assert command in r.out
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    import subprocess
+
+    code = (
+        "import sys; from attestkit.cli import build_parser; build_parser();"
+        "heavy = [m for m in ('cryptography', 'sigstore', 'pydantic', 'packaging') if m in sys.modules];"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_verify_exit_codes_as_a_process() -> None:
+    ok = run_process(
+        "verify",
+        "attestation",
+        "--repository",
+        "https://github.com/trailofbits/pypi-attestations",
+        str(DATA / SDIST),
+    )
+    assert ok.code == 0, ok
+    assert ok.out.startswith(f"OK {DATA / SDIST}: 2 attestations")
+    bad = run_process(
+        "verify",
+        "attestation",
+        "--repository",
+        "https://github.com/someone/else",
+        str(DATA / SDIST),
+    )
+    assert bad.code == 1
+    assert bad.out.startswith(f"FAIL {DATA / SDIST}: ")
+    usage = run_process("verify", "attestation", str(DATA / SDIST))
+    assert usage.code == 2 and "say who must have signed" in usage.err
+    assert "Traceback" not in usage.err + bad.err + bad.out
+
+
+def test_missing_command_is_usage_error() -> None:
+    r = run_process()
+    assert r.code == 2
+    assert "Traceback" not in r.err

@@ -1,0 +1,29 @@
+"""Shared fixtures: paths to the real PyPI attestations copied into tests/data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+SDIST = "pypi_attestations-0.0.19.tar.gz"
+GITLAB_SDIST = "gitlab_oidc_project-0.0.3.tar.gz"
+STAGING_WHEEL = "rfc8785-0.1.2-py3-none-any.whl"
+
+GITHUB_REPO = "trailofbits/pypi-attestations"
+GITLAB_REPO = "facutuesca/gitlab-oidc-project"
+STAGING_EMAIL = "william@yossarian.net"
+STAGING_ISSUER = "https://github.com/login/oauth"
+
+
+@pytest.fixture
+def data_copy(tmp_path: Path) -> Path:
+    """A writable copy of tests/data (tests may tamper with it)."""
+    dest = tmp_path / "data"
+    shutil.copytree(DATA, dest)
+    for p in dest.iterdir():
+        p.chmod(0o644)
+    return dest
