@@ -64,9 +64,7 @@ def parse_filename(filename: str) -> DistributionName:
             return DistributionName("sdist", name, version, (), frozenset())
     except (InvalidWheelFilename, InvalidSdistFilename) as exc:
         raise InputError(f"invalid distribution filename: {exc}") from None
-    raise InputError(
-        f"unknown distribution format: {filename!r} (expected .whl, .tar.gz or .zip)"
-    )
+    raise InputError(f"unknown distribution format: {filename!r} (expected .whl, .tar.gz or .zip)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +82,7 @@ class Distribution:
             raise InputError("distribution name must be a non-empty string")
         parse_filename(self.name)
         if not isinstance(self.digest, str) or not _HEX64.fullmatch(self.digest):
-            raise InputError(
-                f"invalid SHA-256 digest for {self.name}: expected 64 hex digits"
-            )
+            raise InputError(f"invalid SHA-256 digest for {self.name}: expected 64 hex digits")
         object.__setattr__(self, "digest", self.digest.lower())
 
     @classmethod

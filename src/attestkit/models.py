@@ -221,7 +221,9 @@ class AttestationBundle:
             raise InputError(f"{what}.attestations must be an array")
         return cls(
             publisher,
-            tuple(Attestation.from_dict(a, f"{what}.attestations[{i}]") for i, a in enumerate(atts)),
+            tuple(
+                Attestation.from_dict(a, f"{what}.attestations[{i}]") for i, a in enumerate(atts)
+            ),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -291,5 +293,3 @@ class Provenance:
     def attestations(self) -> list[tuple[Publisher, Attestation]]:
         """Every (publisher, attestation) pair, flattened."""
         return [(b.publisher, a) for b in self.attestation_bundles for a in b.attestations]
-
-

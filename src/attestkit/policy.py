@@ -186,9 +186,7 @@ class GitLabIdentity:
         build_config = _claim(claims, "build_config_uri")
         prefix = f"{self.url}/{self.repository}//"
         if self.workflow_filepath is not None:
-            ok = any(
-                build_config == f"{prefix}{self.workflow_filepath}@{s}" for s in (digest, ref)
-            )
+            ok = any(build_config == f"{prefix}{self.workflow_filepath}@{s}" for s in (digest, ref))
         else:
             ok = build_config.startswith(prefix) and any(
                 build_config.endswith(f"@{s}") for s in (digest, ref)
@@ -286,4 +284,6 @@ class CircleCIIdentity:
 
     def describe(self) -> str:
         """E.g. ``CircleCI project P, pipeline definition D``."""
-        return f"CircleCI project {self.project_id}, pipeline definition {self.pipeline_definition_id}"
+        return (
+            f"CircleCI project {self.project_id}, pipeline definition {self.pipeline_definition_id}"
+        )
