@@ -271,3 +271,41 @@ def test_sigstore_backend_agrees(cli) -> None:
         str(DATA / SDIST),
     )
     assert bad.code == 1
+
+
+def test_trust_config_file(cli, tmp_path: Path) -> None:
+    """--trust-config takes a ClientTrustConfig (here wrapping the staging root)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sigstore")
+    assert spec is not None and spec.submodule_search_locations
+    store = Path(next(iter(spec.submodule_search_locations))) / "_store"
+    root = json.loads(
+        (store / "https%3A%2F%2Ftuf-repo-cdn.sigstage.dev" / "trusted_root.json").read_text()
+    )
+    config = {
+        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+        "trustedRoot": root,
+        "signingConfig": json.loads(
+            (
+                store / "https%3A%2F%2Ftuf-repo-cdn.sigstage.dev" / "signing_config.v0.2.json"
+            ).read_text()
+        ),
+    }
+    path = tmp_path / "trust.json"
+    path.write_text(json.dumps(config))
+    args = [
+        "verify",
+        "attestation",
+        "--trust-config",
+        str(path),
+        "--identity",
+        STAGING_EMAIL,
+        "--issuer",
+        STAGING_ISSUER,
+        str(DATA / STAGING_WHEEL),
+    ]
+    assert cli(*args).code == 0
+    path.write_text('{"mediaType": "nope"}')
+    r = cli(*args)
+    assert r.code == 2 and str(path) in r.err
