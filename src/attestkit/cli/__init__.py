@@ -167,7 +167,74 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow non-in-toto payloads and predicate types PyPI does not accept",
     )
+    _sigstore_parser(sub)
     return parser
+
+
+def _sigstore_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "sigstore",
+        help="run and use the embedded local Sigstore instance (OIDC issuer, CA, log)",
+        description="An offline Sigstore instance: OIDC issuer for CI-like identities,"
+        " Fulcio-compatible CA and Rekor v1-compatible log, accepted by sigstore-python.",
+    )
+    _add_verbose(p)
+    ssub = p.add_subparsers(dest="sigstore_command", metavar="ACTION", required=True)
+
+    def data_dir(q: argparse.ArgumentParser) -> None:
+        q.add_argument(
+            "--data-dir",
+            metavar="DIR",
+            help="instance state (keys, log); default $ATTESTKIT_SIGSTORE_DIR or"
+            " ~/.local/share/attestkit/sigstore",
+        )
+
+    q = ssub.add_parser("serve", help="serve the instance over HTTP")
+    _add_verbose(q)
+    data_dir(q)
+    q.add_argument("--host", default="127.0.0.1")
+    q.add_argument("--port", type=int, default=0, help="TCP port (default: any free port)")
+
+    q = ssub.add_parser(
+        "trust-config",
+        help="write the ClientTrustConfig JSON for the running instance",
+        description="Print (or write with -o) the ClientTrustConfig that sigstore-python's"
+        " --trust-config and attestkit's --trust-config accept.",
+    )
+    _add_verbose(q)
+    data_dir(q)
+    q.add_argument("--url", help="instance URL (default: the running server's, from DIR)")
+    q.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically)")
+
+    q = ssub.add_parser(
+        "token",
+        help="mint an OIDC token for a CI-like identity",
+        description="Print a JWT signed by the local issuer with the real issuer string and"
+        " claims of the chosen CI provider. With --print-env, print the environment a CI"
+        " runner would set instead (for ambient detection through `id`).",
+    )
+    _add_verbose(q)
+    data_dir(q)
+    who = q.add_mutually_exclusive_group(required=True)
+    who.add_argument("--github", metavar="OWNER/REPO", help="GitHub Actions repository")
+    who.add_argument("--gitlab", metavar="GROUP/PROJECT", help="GitLab CI project path")
+    who.add_argument("--google", metavar="EMAIL", help="Google service account email")
+    who.add_argument("--circleci", metavar="PROJECT_ID", help="CircleCI project id")
+    who.add_argument("--email", metavar="EMAIL", help="a local user (issuer: the instance URL)")
+    q.add_argument("--workflow", help="GitHub workflow file, or GitLab CI config path")
+    q.add_argument("--ref", help="git ref, e.g. refs/tags/v1 (GitHub) or main (GitLab)")
+    q.add_argument("--sha", help="commit sha")
+    q.add_argument("--environment", help="deployment environment")
+    q.add_argument("--pipeline-definition-id", help="CircleCI pipeline definition id")
+    q.add_argument("--vcs-origin", help="CircleCI VCS origin, e.g. github.com/org/repo")
+    q.add_argument("--audience", default="sigstore", help="token audience (default: sigstore)")
+    q.add_argument("--lifetime", type=int, default=600, help="seconds (default: 600)")
+    q.add_argument("--url", help="instance URL (for --email and --print-env)")
+    q.add_argument(
+        "--print-env",
+        action="store_true",
+        help="print shell exports that make `id` find this identity ambiently",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -183,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from attestkit.cli.verify import run
         elif args.command == "convert":
             from attestkit.cli.convert import run
+        elif args.command == "sigstore":
+            from attestkit.cli.sigstore import run
         else:  # pragma: no cover - argparse enforces the choices
             parser.error(f"unknown command {args.command}")
         return run(args)

@@ -1,0 +1,146 @@
+"""``attestkit sigstore serve | trust-config | token``: the embedded Sigstore instance."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from attestkit.cli import EXIT_OK, EXIT_USAGE
+from attestkit.cli._common import fail_usage
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch to the ``sigstore`` actions."""
+    from attestkit.localsigstore.server import default_data_dir
+
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    if args.sigstore_command == "serve":
+        return _serve(args, data_dir)
+    if args.sigstore_command == "trust-config":
+        return _trust_config(args, data_dir)
+    return _token(args, data_dir)
+
+
+def _serve(args: argparse.Namespace, data_dir: Path) -> int:
+    from attestkit.localsigstore.server import LocalSigstore, serve
+
+    def ready(instance: LocalSigstore) -> None:
+        print(f"attestkit sigstore: serving {instance.url} (data in {data_dir})", flush=True)
+        quoted = shlex.quote(str(data_dir))
+        print(
+            f"  trust config: attestkit sigstore trust-config --data-dir {quoted} -o trust.json"
+            f"   (or GET {instance.url}/trust-config.json)",
+            flush=True,
+        )
+
+    try:
+        serve(data_dir, args.host, args.port, on_ready=ready)
+    except OSError as exc:
+        print(f"attestkit sigstore serve: error: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _running_url(data_dir: Path, explicit: str | None) -> str:
+    if explicit:
+        return explicit.rstrip("/")
+    info = data_dir / "server.json"
+    try:
+        url = json.loads(info.read_text())["url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        fail_usage(
+            f"no running instance recorded in {info}; start `attestkit sigstore serve"
+            f" --data-dir {data_dir}` or pass --url"
+        )
+    return str(url)
+
+
+def _keys(data_dir: Path) -> Any:
+    from attestkit.localsigstore.keys import KeyStore
+
+    if not (data_dir / "keys").is_dir():
+        fail_usage(
+            f"no instance in {data_dir}; start `attestkit sigstore serve --data-dir {data_dir}`"
+        )
+    return KeyStore.open(data_dir)
+
+
+def _trust_config(args: argparse.Namespace, data_dir: Path) -> int:
+    from attestkit.encoding import atomic_write
+    from attestkit.localsigstore.trustconfig import client_trust_config
+
+    keys = _keys(data_dir)
+    config = client_trust_config(keys, _running_url(data_dir, args.url))
+    text = json.dumps(config, indent=2) + "\n"
+    if args.output:
+        atomic_write(args.output, text.encode())
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _token(args: argparse.Namespace, data_dir: Path) -> int:
+    from attestkit.localsigstore import oidc
+
+    keys = _keys(data_dir)
+    if args.print_env:
+        return _print_env(args, data_dir, keys)
+    if args.github:
+        if not args.workflow or not args.ref:
+            fail_usage("--github needs --workflow FILE and --ref REF")
+        claims = oidc.github_claims(
+            args.github, args.workflow, args.ref, environment=args.environment, sha=args.sha
+        )
+    elif args.gitlab:
+        claims = oidc.gitlab_claims(
+            args.gitlab,
+            args.workflow or ".gitlab-ci.yml",
+            args.ref or "main",
+            environment=args.environment,
+            sha=args.sha,
+        )
+    elif args.google:
+        claims = oidc.google_claims(args.google)
+    elif args.circleci:
+        if not args.pipeline_definition_id:
+            fail_usage("--circleci needs --pipeline-definition-id")
+        claims = oidc.circleci_claims(
+            args.circleci, args.pipeline_definition_id, vcs_origin=args.vcs_origin, vcs_ref=args.ref
+        )
+    else:
+        claims = oidc.email_claims(args.email, _running_url(data_dir, args.url))
+    issuer = oidc.Issuer(keys, _running_url(data_dir, args.url) if args.email else "http://local")
+    print(issuer.mint(claims, audience=args.audience, lifetime=args.lifetime))
+    return EXIT_OK
+
+
+def _print_env(args: argparse.Namespace, data_dir: Path, keys: Any) -> int:
+    from urllib.parse import urlencode
+
+    url = _running_url(data_dir, args.url)
+    if args.github:
+        if not args.workflow or not args.ref:
+            fail_usage("--github needs --workflow FILE and --ref REF")
+        query = {"repository": args.github, "workflow": args.workflow, "ref": args.ref}
+        if args.environment:
+            query["environment"] = args.environment
+        if args.sha:
+            query["sha"] = args.sha
+        env = {
+            "GITHUB_ACTIONS": "true",
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{url}/oidc/github-actions?{urlencode(query)}",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": keys.runner_token,
+        }
+    else:
+        fail_usage(
+            "--print-env supports --github (GitLab reads tokens from variables: set"
+            " SIGSTORE_ID_TOKEN=$(attestkit sigstore token --gitlab ...) and GITLAB_CI=true)"
+        )
+    for name, value in env.items():
+        print(f"export {name}={shlex.quote(value)}")
+    return EXIT_OK

@@ -1,0 +1,380 @@
+"""The local Sigstore instance as one ASGI application (Starlette, served by uvicorn).
+
+Routes (paths are the ones sigstore-python and Rekor clients call):
+
+* OIDC: ``GET /.well-known/openid-configuration``, ``GET /.well-known/jwks.json``,
+  ``GET /oauth2/authorize`` + ``POST /oauth2/token`` (interactive PKCE login
+  for a local user), ``GET /oidc/github-actions`` (GitHub's
+  ``ACTIONS_ID_TOKEN_REQUEST_URL``, so ``id``'s ambient detection works);
+* CA: ``POST /api/v2/signingCert``, ``GET /api/v2/trustBundle``;
+* Rekor v1: ``POST /api/v1/log/entries``, ``GET /api/v1/log``,
+  ``GET /api/v1/log/publicKey``, ``GET /api/v1/log/entries?logIndex=N``,
+  ``GET /api/v1/log/entries/{uuid}``, ``POST /api/v1/log/entries/retrieve``,
+  ``GET /api/v1/log/proof?firstSize=&lastSize=``;
+* ``GET /trust-config.json``: the ClientTrustConfig for this instance.
+
+Errors are JSON ``{"code": n, "message": "..."}`` with a 4xx status; blocking
+work (signing, the log's durable appends) runs in the thread pool.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from attestkit.constants import (
+    BUILDKITE_ISSUER,
+    CIRCLECI_ISSUER,
+    GITHUB_ISSUER,
+    GITLAB_ISSUER,
+    GOOGLE_ISSUER,
+)
+from attestkit.localsigstore.keys import KeyStore
+
+__all__ = ["LocalSigstore", "create_app"]
+
+#: Checkpoint origin: stable across restarts and ports.
+LOG_ORIGIN = "attestkit.local"
+#: CI issuer strings the local OIDC key may sign for (the instance is a stand-in for them).
+CI_ISSUERS = (GITHUB_ISSUER, GITLAB_ISSUER, GOOGLE_ISSUER, CIRCLECI_ISSUER, BUILDKITE_ISSUER)
+
+
+@dataclass
+class LocalSigstore:
+    """One running instance: keys, OIDC issuer, CA and transparency log."""
+
+    url: str
+    data_dir: Path
+    keys: KeyStore
+    issuer: Any
+    ca: Any
+    log: Any
+
+    @classmethod
+    def open(cls, data_dir: str | os.PathLike[str], url: str) -> LocalSigstore:
+        """Open (or create) the instance stored in ``data_dir``, served at ``url``."""
+        from attestkit.localsigstore.ca import CertificateAuthority
+        from attestkit.localsigstore.log import TransparencyLog
+        from attestkit.localsigstore.oidc import Issuer
+
+        url = url.rstrip("/")
+        keys = KeyStore.open(data_dir)
+        issuer = Issuer(keys, url)
+        public = keys.oidc_key.public_key()
+        trusted = {iss: [public] for iss in (*CI_ISSUERS, url)}
+        ca = CertificateAuthority(keys, trusted)
+        log = TransparencyLog.open(Path(data_dir) / "log.sqlite3", keys, LOG_ORIGIN)
+        return cls(url=url, data_dir=Path(data_dir), keys=keys, issuer=issuer, ca=ca, log=log)
+
+    def trust_config(self) -> dict[str, Any]:
+        """The ClientTrustConfig JSON object for this instance."""
+        from attestkit.localsigstore.trustconfig import client_trust_config
+
+        return client_trust_config(self.keys, self.url)
+
+    def close(self) -> None:
+        """Release the log's database."""
+        self.log.close()
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"code": status, "message": message}, status_code=status)
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _BAD_JSON
+
+
+_BAD_JSON = object()
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value is None or not value.isdigit():
+        return None
+    return int(value)
+
+
+def create_app(instance: LocalSigstore) -> Starlette:
+    """Build the ASGI application serving ``instance``."""
+    from attestkit.localsigstore.ca import CAError
+    from attestkit.localsigstore.log import DuplicateEntry
+    from attestkit.localsigstore.oidc import TokenError
+    from attestkit.localsigstore.rekor import AdmissionError, admit
+    from attestkit.sigstore_verify import leaf_hash
+
+    log = instance.log
+
+    # -- OIDC ------------------------------------------------------------------
+    async def discovery(request: Request) -> Response:
+        return JSONResponse(instance.issuer.discovery())
+
+    async def jwks(request: Request) -> Response:
+        return JSONResponse(instance.issuer.jwks())
+
+    async def authorize(request: Request) -> Response:
+        try:
+            location = instance.issuer.authorize(dict(request.query_params))
+        except TokenError as exc:
+            return _error(exc.status, exc.message)
+        if location.startswith("urn:ietf:wg:oauth:2.0:oob"):
+            # Out-of-band flow: show the code for the user to paste into the client.
+            code = location.partition("code=")[2].partition("&")[0]
+            return PlainTextResponse(f"attestkit local login\n\nYour code: {code}\n")
+        return RedirectResponse(location, status_code=302)
+
+    async def token(request: Request) -> Response:
+        form = await request.form()
+        result = instance.issuer.exchange(
+            {k: str(v) for k, v in form.items()}, request.headers.get("authorization")
+        )
+        if "error" in result:
+            status = 401 if result["error"] == "invalid_client" else 400
+            return JSONResponse(result, status_code=status)
+        return JSONResponse(result)
+
+    async def actions_token(request: Request) -> Response:
+        try:
+            result = await run_in_threadpool(
+                instance.issuer.actions_token,
+                dict(request.query_params),
+                request.headers.get("authorization"),
+            )
+        except TokenError as exc:
+            return _error(exc.status, exc.message)
+        return JSONResponse(result)
+
+    # -- CA ---------------------------------------------------------------------
+    async def signing_cert(request: Request) -> Response:
+        body = await _json_body(request)
+        if body is _BAD_JSON:
+            return _error(400, "request body is not valid JSON")
+        try:
+            result = await run_in_threadpool(
+                instance.ca.signing_cert, body, request.headers.get("authorization")
+            )
+        except CAError as exc:
+            return _error(exc.status, exc.message)
+        return JSONResponse(result)
+
+    async def trust_bundle(request: Request) -> Response:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        chain = [
+            instance.keys.intermediate_cert.public_bytes(Encoding.PEM).decode(),
+            instance.keys.root_cert.public_bytes(Encoding.PEM).decode(),
+        ]
+        return JSONResponse({"chains": [{"certificates": chain}]})
+
+    # -- Rekor --------------------------------------------------------------------
+    async def create_entry(request: Request) -> Response:
+        body = await _json_body(request)
+        if body is _BAD_JSON:
+            return _error(400, "request body is not valid JSON")
+
+        def work() -> dict[str, Any]:
+            canonical = admit(body)
+            entry = log.append_concurrent(canonical)
+            return dict(log.entry_response(entry.index))
+
+        try:
+            response = await run_in_threadpool(work)
+        except AdmissionError as exc:
+            return _error(400, str(exc))
+        except DuplicateEntry as exc:
+            return _error(
+                409, f"an equivalent entry already exists in the log at index {exc.index}"
+            )
+        uuid = next(iter(response))
+        return JSONResponse(
+            response,
+            status_code=201,
+            headers={"Location": f"/api/v1/log/entries/{uuid}", "ETag": uuid},
+        )
+
+    async def log_info(request: Request) -> Response:
+        def work() -> dict[str, Any]:
+            size = log.size()
+            return {
+                "rootHash": log.root_hash(size).hex(),
+                "treeSize": size,
+                "signedTreeHead": log.checkpoint(size),
+                "treeID": str(instance.keys.tree_id),
+            }
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    async def public_key(request: Request) -> Response:
+        from cryptography.hazmat.primitives import serialization
+
+        pem = instance.keys.rekor_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return Response(pem, media_type="application/x-pem-file")
+
+    async def get_entries(request: Request) -> Response:
+        index = _int_param(request, "logIndex")
+        if index is None:
+            return _error(400, "logIndex query parameter (a non-negative integer) is required")
+        if index >= log.size():
+            return _error(404, f"no entry at log index {index}")
+        return JSONResponse(await run_in_threadpool(log.entry_response, index))
+
+    async def get_entry(request: Request) -> Response:
+        uuid = request.path_params["uuid"]
+        entry = await run_in_threadpool(log.find_uuid, uuid)
+        if entry is None:
+            return _error(404, f"no entry with uuid {uuid}")
+        return JSONResponse(await run_in_threadpool(log.entry_response, entry.index))
+
+    async def retrieve(request: Request) -> Response:
+        body = await _json_body(request)
+        if not isinstance(body, dict):
+            return _error(400, "expected a JSON object")
+
+        def work() -> list[dict[str, Any]] | JSONResponse:
+            results: list[dict[str, Any]] = []
+            for uuid in body.get("entryUUIDs") or []:
+                entry = log.find_uuid(str(uuid))
+                if entry is not None:
+                    results.append(log.entry_response(entry.index))
+            for index in body.get("logIndexes") or []:
+                if isinstance(index, int) and 0 <= index < log.size():
+                    results.append(log.entry_response(index))
+            for proposed in body.get("entries") or []:
+                try:
+                    canonical = admit(proposed)
+                except AdmissionError:
+                    continue
+                entry = log.find_leaf_hash(leaf_hash(canonical))
+                if entry is not None:
+                    results.append(log.entry_response(entry.index))
+            return results
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    async def proof(request: Request) -> Response:
+        first = _int_param(request, "firstSize")
+        last = _int_param(request, "lastSize")
+        size = log.size()
+        if last is None:
+            return _error(400, "lastSize query parameter (a non-negative integer) is required")
+        first = 1 if first is None else first
+        if not (1 <= first <= last <= size):
+            return _error(400, f"need 1 <= firstSize <= lastSize <= {size}")
+
+        def work() -> dict[str, Any]:
+            return {
+                "rootHash": log.root_hash(last).hex(),
+                "hashes": [h.hex() for h in log.consistency_proof(first, last)],
+            }
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    # -- misc -------------------------------------------------------------------
+    async def trust_config(request: Request) -> Response:
+        return JSONResponse(instance.trust_config())
+
+    async def health(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    routes = [
+        Route("/.well-known/openid-configuration", discovery),
+        Route("/.well-known/jwks.json", jwks),
+        Route("/oauth2/authorize", authorize),
+        Route("/oauth2/token", token, methods=["POST"]),
+        Route("/oidc/github-actions", actions_token),
+        Route("/api/v2/signingCert", signing_cert, methods=["POST"]),
+        Route("/api/v2/trustBundle", trust_bundle),
+        Route("/api/v1/log/entries", create_entry, methods=["POST"]),
+        Route("/api/v1/log/entries", get_entries, methods=["GET"]),
+        Route("/api/v1/log/entries/retrieve", retrieve, methods=["POST"]),
+        Route("/api/v1/log/entries/retrieve/", retrieve, methods=["POST"]),
+        Route("/api/v1/log/entries/{uuid}", get_entry),
+        Route("/api/v1/log", log_info),
+        Route("/api/v1/log/publicKey", public_key),
+        Route("/api/v1/log/proof", proof),
+        Route("/trust-config.json", trust_config),
+        Route("/healthz", health),
+    ]
+    return Starlette(routes=routes)
+
+
+def default_data_dir() -> Path:
+    """``$ATTESTKIT_SIGSTORE_DIR``, else ``$XDG_DATA_HOME/attestkit/sigstore`` (~/.local/share)."""
+    explicit = os.environ.get("ATTESTKIT_SIGSTORE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "attestkit" / "sigstore"
+
+
+def serve(
+    data_dir: str | os.PathLike[str],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    on_ready: Callable[[LocalSigstore], None] | None = None,
+) -> None:
+    """Serve the instance in ``data_dir`` until interrupted (SIGINT/SIGTERM).
+
+    ``port=0`` picks a free port.  Once listening, ``<data_dir>/server.json``
+    records the URL (for ``attestkit sigstore trust-config``) and ``on_ready``
+    is called.
+    """
+    import fcntl
+    import socket
+
+    import uvicorn
+
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    lock = (Path(data_dir) / "lock").open("a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise OSError(f"another attestkit sigstore server is using {data_dir}") from None
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets whose
+    # proto says TCP, and without it every response stalls ~40 ms (Nagle + delayed ACK).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(511)  # clients that connect before uvicorn accepts wait in the backlog
+    bound_port = sock.getsockname()[1]
+    url_host = f"[{host}]" if family == socket.AF_INET6 else host
+    url = f"http://{url_host}:{bound_port}"
+    instance = LocalSigstore.open(data_dir, url)
+    app = create_app(instance)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    info = Path(data_dir) / "server.json"
+    from attestkit.encoding import atomic_write
+
+    atomic_write(info, json.dumps({"url": url, "pid": os.getpid()}).encode())
+    if on_ready is not None:
+        on_ready(instance)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        instance.close()
+        lock.close()
+        try:
+            if json.loads(info.read_text()).get("pid") == os.getpid():
+                info.unlink()
+        except (OSError, ValueError):
+            pass
