@@ -58,6 +58,9 @@ class Instance:
             self.proc.wait(timeout=30)
 
 
+LOGIN_EMAIL = "maintainer@example.test"
+
+
 def start_instance(data_dir: Path, port: int = 0) -> Instance:
     """Start the server, wait until it answers, and write its trust config."""
     env = dict(os.environ, SIGSTORE_OIDC_DISABLE_AMBIENT_PROVIDERS="1")
@@ -75,6 +78,8 @@ def start_instance(data_dir: Path, port: int = 0) -> Instance:
             str(data_dir),
             "--port",
             str(port),
+            "--login-email",
+            LOGIN_EMAIL,
         ],
         stdout=subprocess.PIPE,
         stderr=stderr,

@@ -425,3 +425,31 @@ def test_rekor_rejects_bad_entries_and_logs_nothing(instance: Instance) -> None:
     )
     assert r.status_code == 400
     assert requests.get(f"{instance.url}/api/v1/log", timeout=10).json()["treeSize"] == size
+
+
+def test_interactive_browser_login_with_sigstore_client(instance: Instance, tmp_path: Path) -> None:
+    """sigstore-python's browser/PKCE flow against the local issuer, unmodified.
+
+    ``$BROWSER`` is curl: it "opens" the authorize URL and follows the redirect to
+    sigstore-python's own loopback redirect server, as a browser would.
+    """
+    from tests.localsigstore.conftest import LOGIN_EMAIL
+
+    code = (
+        "import sys; from sigstore.oidc import Issuer;"
+        f"t = Issuer({instance.url!r}).identity_token(client_id='sigstore', client_secret='');"
+        "print(t.identity); print(t._raw_token)"
+    )
+    env = dict(os.environ, BROWSER="curl -sL -o /dev/null %s")
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    identity, raw = out.stdout.split()
+    assert identity == LOGIN_EMAIL
+    tc, ctx = _context(instance)
+    with ctx.signer(IdentityToken(raw)) as signer:
+        bundle = signer.sign_artifact(b"signed interactively")
+    SigstoreVerifier(trusted_root=tc.trusted_root).verify_artifact(
+        b"signed interactively", bundle, policy.Identity(identity=LOGIN_EMAIL, issuer=instance.url)
+    )

@@ -194,6 +194,11 @@ def _sigstore_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     data_dir(q)
     q.add_argument("--host", default="127.0.0.1")
     q.add_argument("--port", type=int, default=0, help="TCP port (default: any free port)")
+    q.add_argument(
+        "--login-email",
+        metavar="EMAIL",
+        help="identity of the interactive browser login (default: <user>@localhost)",
+    )
 
     q = ssub.add_parser(
         "trust-config",

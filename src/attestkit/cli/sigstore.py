@@ -38,7 +38,7 @@ def _serve(args: argparse.Namespace, data_dir: Path) -> int:
         )
 
     try:
-        serve(data_dir, args.host, args.port, on_ready=ready)
+        serve(data_dir, args.host, args.port, login_email=args.login_email, on_ready=ready)
     except OSError as exc:
         print(f"attestkit sigstore serve: error: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -61,15 +61,21 @@ class LocalSigstore:
     log: Any
 
     @classmethod
-    def open(cls, data_dir: str | os.PathLike[str], url: str) -> LocalSigstore:
-        """Open (or create) the instance stored in ``data_dir``, served at ``url``."""
+    def open(
+        cls, data_dir: str | os.PathLike[str], url: str, *, login_email: str | None = None
+    ) -> LocalSigstore:
+        """Open (or create) the instance stored in ``data_dir``, served at ``url``.
+
+        ``login_email`` is the identity of the interactive (browser) login;
+        default ``<OS user>@localhost``.
+        """
         from attestkit.localsigstore.ca import CertificateAuthority
         from attestkit.localsigstore.log import TransparencyLog
         from attestkit.localsigstore.oidc import Issuer
 
         url = url.rstrip("/")
         keys = KeyStore.open(data_dir)
-        issuer = Issuer(keys, url)
+        issuer = Issuer(keys, url, login_email=login_email)
         public = keys.oidc_key.public_key()
         trusted = {iss: [public] for iss in (*CI_ISSUERS, url)}
         ca = CertificateAuthority(keys, trusted)
@@ -328,6 +334,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     *,
+    login_email: str | None = None,
     on_ready: Callable[[LocalSigstore], None] | None = None,
 ) -> None:
     """Serve the instance in ``data_dir`` until interrupted (SIGINT/SIGTERM).
@@ -358,7 +365,7 @@ def serve(
     bound_port = sock.getsockname()[1]
     url_host = f"[{host}]" if family == socket.AF_INET6 else host
     url = f"http://{url_host}:{bound_port}"
-    instance = LocalSigstore.open(data_dir, url)
+    instance = LocalSigstore.open(data_dir, url, login_email=login_email)
     app = create_app(instance)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
