@@ -27,3 +27,13 @@ def data_copy(tmp_path: Path) -> Path:
     for p in dest.iterdir():
         p.chmod(0o644)
     return dest
+
+
+@pytest.fixture(scope="session")
+def local_sigstore(tmp_path_factory: pytest.TempPathFactory):
+    """One real local Sigstore server process shared by the whole session."""
+    from tests.localsigstore.conftest import start_instance
+
+    inst = start_instance(tmp_path_factory.mktemp("local-sigstore"))
+    yield inst
+    inst.stop()

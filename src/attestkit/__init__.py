@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         Publisher,
         UnsupportedPublisher,
     )
+    from attestkit.signing import SignedFile, SigningServices, sign
     from attestkit.statement import Statement
     from attestkit.trust import TrustRoot
     from attestkit.verify import ProvenanceResult, VerificationResult, Verifier
@@ -82,6 +83,9 @@ _EXPORTS: dict[str, str] = {
     "attestation_from_bundle": "attestkit.convert",
     "bundle_from_attestation": "attestkit.convert",
     "inspect_file": "attestkit.inspect",
+    "sign": "attestkit.signing",
+    "SigningServices": "attestkit.signing",
+    "SignedFile": "attestkit.signing",
     "TrustRoot": "attestkit.trust",
     "Verifier": "attestkit.verify",
     "VerificationResult": "attestkit.verify",
@@ -120,6 +124,8 @@ __all__ = [
     "Provenance",
     "ProvenanceResult",
     "Publisher",
+    "SignedFile",
+    "SigningServices",
     "Statement",
     "TrustRoot",
     "UnsupportedPublisher",
@@ -131,6 +137,7 @@ __all__ = [
     "attestation_from_bundle",
     "bundle_from_attestation",
     "inspect_file",
+    "sign",
 ]
 
 

@@ -255,13 +255,13 @@ def _embedded(name: str, url: str) -> TrustRoot:
     return TrustRoot.from_json(data, source=name)
 
 
-def _embedded_path(url: str) -> Path:
-    """Where the sigstore wheel keeps ``trusted_root.json`` for ``url`` (sigstore not imported)."""
+def _embedded_path(url: str, filename: str = "trusted_root.json") -> Path:
+    """Where the sigstore wheel keeps ``filename`` for ``url`` (sigstore is not imported)."""
     spec = importlib.util.find_spec("sigstore")
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
     if not locations:
         raise InputError("sigstore-python is not installed: no embedded trusted root available")
-    return Path(locations[0]) / "_store" / quote(url, safe="") / "trusted_root.json"
+    return Path(locations[0]) / "_store" / quote(url, safe="") / filename
 
 
 # -- parsing ------------------------------------------------------------------

@@ -167,8 +167,57 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow non-in-toto payloads and predicate types PyPI does not accept",
     )
+    _sign_parser(sub)
     _sigstore_parser(sub)
     return parser
+
+
+def _sign_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "sign",
+        help="sign distributions into PEP 740 attestations (<dist>.publish.attestation)",
+        description="Sign each wheel/sdist with Sigstore into <dist>.publish.attestation"
+        " (and <dist>.slsa.attestation with --slsa-provenance). Every file is checked before"
+        " any network call; if anything fails, nothing is written. Identity: --identity-token"
+        " or $SIGSTORE_ID_TOKEN, else ambient CI credentials (GitHub Actions, GitLab CI,"
+        " Google Cloud, Buildkite, CircleCI), else an interactive login on a terminal.",
+    )
+    _add_verbose(p)
+    p.add_argument("dists", nargs="+", metavar="DIST", help="wheel or sdist files")
+    p.add_argument("--identity-token", metavar="TOKEN", help="OIDC token (audience sigstore)")
+    inter = p.add_mutually_exclusive_group()
+    inter.add_argument(
+        "--interactive",
+        action="store_true",
+        default=None,
+        help="log in with a browser (or a pasted code) if no other identity is found",
+    )
+    inter.add_argument(
+        "--no-interactive", dest="interactive", action="store_false", help="never log in"
+    )
+    where = p.add_argument_group("Sigstore instance").add_mutually_exclusive_group()
+    where.add_argument("--staging", action="store_true", help="Sigstore's staging instance")
+    where.add_argument("--trust-config", metavar="FILE", help="a ClientTrustConfig file")
+    where.add_argument(
+        "--local",
+        metavar="URL",
+        help="a running `attestkit sigstore serve` (its trust config is fetched)",
+    )
+    p.add_argument(
+        "--slsa-provenance",
+        metavar="FILE",
+        help="also write <dist>.slsa.attestation with this SLSA v1 predicate",
+    )
+    existing = p.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace existing attestations")
+    existing.add_argument(
+        "--skip-verified",
+        action="store_true",
+        help="keep an existing attestation that verifies for this file and identity",
+    )
+    p.add_argument("--workers", type=int, default=8, help="concurrent log submissions (default 8)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def _sigstore_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -255,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from attestkit.cli.verify import run
         elif args.command == "convert":
             from attestkit.cli.convert import run
+        elif args.command == "sign":
+            from attestkit.cli.sign import run
         elif args.command == "sigstore":
             from attestkit.cli.sigstore import run
         else:  # pragma: no cover - argparse enforces the choices
