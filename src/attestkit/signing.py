@@ -388,23 +388,22 @@ class SigningSession:
                 if on_done:
                     on_done(i)
         else:
-            with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
-                futures = {
-                    pool.submit(self.sign, dist, ptype, predicate): i
-                    for i, (dist, ptype, predicate) in enumerate(items)
-                }
-                try:
-                    from concurrent.futures import as_completed
+            from concurrent.futures import as_completed
 
-                    for future in as_completed(futures):
-                        i = futures[future]
-                        results[i] = future.result()
-                        if on_done:
-                            on_done(i)
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
+            pool = ThreadPoolExecutor(max_workers=min(self.workers, len(items)))
+            futures = {
+                pool.submit(self.sign, dist, ptype, predicate): i
+                for i, (dist, ptype, predicate) in enumerate(items)
+            }
+            try:
+                for future in as_completed(futures):
+                    i = futures[future]
+                    results[i] = future.result()
+                    if on_done:
+                        on_done(i)
+            finally:
+                # Never block on a hung request when failing or interrupted.
+                pool.shutdown(wait=False, cancel_futures=True)
         return [r for r in results if r is not None]
 
     @property
@@ -564,7 +563,7 @@ def sign(
     dists: Sequence[str | os.PathLike[str]],
     *,
     identity_token: str | None = None,
-    services: SigningServices | None = None,
+    services: SigningServices | Callable[[], SigningServices] | None = None,
     slsa_provenance: dict[str, Any] | None = None,
     overwrite: bool = False,
     skip_verified: bool = False,
@@ -575,7 +574,9 @@ def sign(
 ) -> list[SignedFile]:
     """Sign distribution files into ``<dist>.publish.attestation`` (and ``.slsa.attestation``).
 
-    All inputs are checked first; then one certificate is requested, every
+    All inputs are checked first (``services`` may be a callable, resolved only
+    after that, so a bad input never costs a network call); then one certificate
+    is requested, every
     statement is signed and logged, and every result is verified.  Files are
     written only when all of that succeeded, atomically: on any failure nothing
     is written.
@@ -588,7 +589,11 @@ def sign(
     from attestkit.verify import Verifier
 
     jobs = plan(dists, slsa=slsa_provenance, overwrite=overwrite, skip_verified=skip_verified)
-    services = services or SigningServices.production()
+    # Resolved only now: fetching a trust config may be the first network call.
+    if services is None:
+        services = SigningServices.production()
+    elif not isinstance(services, SigningServices):
+        services = services()
     token, _ = find_identity_token(
         identity_token, interactive=interactive, oidc_url=services.oidc_url
     )

@@ -31,14 +31,19 @@ def run(args: argparse.Namespace) -> int:
     with _terminate_as_interrupt():
         try:
             slsa = slsa_predicate(args.slsa_provenance) if args.slsa_provenance else None
-            if args.local:
-                services = SigningServices.from_local(args.local, timeout=args.timeout)
-            elif args.trust_config:
-                services = SigningServices.from_file(args.trust_config)
-            elif args.staging:
-                services = SigningServices.staging()
+            local, trust_config = args.local, args.trust_config
+            if local:
+
+                def services() -> SigningServices:
+                    return SigningServices.from_local(local, timeout=args.timeout)
+
+            elif trust_config:
+
+                def services() -> SigningServices:
+                    return SigningServices.from_file(trust_config)
+
             else:
-                services = SigningServices.production()
+                services = SigningServices.staging if args.staging else SigningServices.production
             with _progress(enabled=len(args.dists) > 3 and not args.json) as on_progress:
                 results = sign(
                     args.dists,
@@ -64,6 +69,12 @@ def run(args: argparse.Namespace) -> int:
         except AttestkitError as exc:
             print(f"attestkit sign: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        except KeyboardInterrupt:
+            print("attestkit sign: interrupted; nothing was written", file=sys.stderr)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            # Worker threads may be blocked on a hung request: do not wait for them.
+            os._exit(130)
     if args.json:
         print_json(
             [
