@@ -97,12 +97,10 @@ class Distribution:
             with p.open("rb") as handle:
                 while chunk := handle.read(_CHUNK):
                     h.update(chunk)
-        except FileNotFoundError:
-            raise InputError("no such file", source=str(path)) from None
-        except IsADirectoryError:
-            raise InputError("is a directory, not a file", source=str(path)) from None
         except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
+            from attestkit.encoding import file_error
+
+            raise file_error(exc, path) from None
         try:
             return cls(name, h.hexdigest())
         except InputError as exc:

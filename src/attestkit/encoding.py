@@ -29,6 +29,7 @@ __all__ = [
     "atomic_write",
     "b64decode",
     "b64encode",
+    "file_error",
     "loads_json",
     "read_bytes",
     "read_json",
@@ -66,19 +67,25 @@ def loads_json(data: bytes | str, *, what: str = "input") -> Any:
         raise InputError(f"{what} is not valid JSON (nested too deeply)") from None
 
 
+def file_error(exc: OSError, path: str | os.PathLike[str]) -> InputError:
+    """The one-line :class:`InputError` for an ``OSError`` raised reading ``path``."""
+    if isinstance(exc, FileNotFoundError):
+        reason = "no such file"
+    elif isinstance(exc, IsADirectoryError):
+        reason = "is a directory, not a file"
+    elif isinstance(exc, PermissionError):
+        reason = "permission denied"
+    else:
+        reason = f"cannot read: {exc.strerror or exc}"
+    return InputError(reason, source=str(path))
+
+
 def read_bytes(path: str | os.PathLike[str]) -> bytes:
     """Read a whole file; failures become :class:`InputError` naming the file."""
-    p = Path(path)
     try:
-        return p.read_bytes()
-    except FileNotFoundError:
-        raise InputError("no such file", source=str(path)) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a file", source=str(path)) from None
-    except PermissionError:
-        raise InputError("permission denied", source=str(path)) from None
+        return Path(path).read_bytes()
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
+        raise file_error(exc, path) from None
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

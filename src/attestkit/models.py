@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from attestkit.encoding import b64decode, b64encode, json_type, loads_json, read_bytes
 from attestkit.errors import InputError
 from attestkit.publishers import Publisher, publisher_from_dict
 from attestkit.statement import Statement
 from attestkit.tlog import LogEntry
+
+_T = TypeVar("_T")
 
 __all__ = [
     "Attestation",
@@ -51,6 +54,14 @@ def _version(obj: dict[str, Any], what: str, *, default: int | None = None) -> i
     if type(version) is not int or version != 1:
         raise InputError(f"{what}: unsupported version {version!r} (expected 1)")
     return version
+
+
+def _read_document(parse: Callable[[bytes], _T], path: str | os.PathLike[str]) -> _T:
+    """Read ``path`` and parse it; any :class:`InputError` is made to name the file."""
+    try:
+        return parse(read_bytes(path))
+    except InputError as exc:
+        raise exc.with_source(str(path)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +168,7 @@ class Attestation:
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Attestation:
         """Read and parse an attestation file; errors name the file."""
-        try:
-            return cls.from_json(read_bytes(path))
-        except InputError as exc:
-            raise exc.with_source(str(path)) from None
+        return _read_document(cls.from_json, path)
 
     # pydantic-compatible spellings (pypi-attestations / Warehouse use these).
     model_validate = from_dict
@@ -264,10 +272,7 @@ class Provenance:
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Provenance:
         """Read and parse a provenance file; errors name the file."""
-        try:
-            return cls.from_json(read_bytes(path))
-        except InputError as exc:
-            raise exc.with_source(str(path)) from None
+        return _read_document(cls.from_json, path)
 
     model_validate = from_dict
     model_validate_json = from_json

@@ -32,21 +32,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from attestkit.constants import (
-    BUILDKITE_ISSUER,
-    CIRCLECI_ISSUER,
-    GITHUB_ISSUER,
-    GITLAB_ISSUER,
-    GOOGLE_ISSUER,
-)
 from attestkit.localsigstore.keys import KeyStore
 
 __all__ = ["LocalSigstore", "create_app"]
 
 #: Checkpoint origin: stable across restarts and ports.
 LOG_ORIGIN = "attestkit.local"
-#: CI issuer strings the local OIDC key may sign for (the instance is a stand-in for them).
-CI_ISSUERS = (GITHUB_ISSUER, GITLAB_ISSUER, GOOGLE_ISSUER, CIRCLECI_ISSUER, BUILDKITE_ISSUER)
 
 
 @dataclass
@@ -76,9 +67,7 @@ class LocalSigstore:
         url = url.rstrip("/")
         keys = KeyStore.open(data_dir)
         issuer = Issuer(keys, url, login_email=login_email)
-        public = keys.oidc_key.public_key()
-        trusted = {iss: [public] for iss in (*CI_ISSUERS, url)}
-        ca = CertificateAuthority(keys, trusted)
+        ca = CertificateAuthority(keys, issuer.trusted_issuers())
         log = TransparencyLog.open(Path(data_dir) / "log.sqlite3", keys, LOG_ORIGIN)
         return cls(url=url, data_dir=Path(data_dir), keys=keys, issuer=issuer, ca=ca, log=log)
 
