@@ -42,6 +42,7 @@ import hashlib
 import json
 import re
 import struct
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -155,16 +156,8 @@ def verify_dsse(
             "is out of range"
         ) from None
 
-    # (1) The certificate chains to the Fulcio roots at that time.
-    chain = _verify_chain(trust_root, cert, time)
-
-    # (2) The certificate's SCT.
-    if not trust_root.ct_key_count:
-        raise VerificationError("CTFE keys not found in trusted root")
-    try:
-        _verify_sct(cert, chain, trust_root.ct_keyring)
-    except VerificationError as exc:
-        raise VerificationError(f"failed to verify SCT on signing certificate: {exc}") from None
+    # (1) + (2) The certificate chains to the Fulcio roots at that time, and its SCT.
+    _verify_certificate(trust_root, cert, certificate_der, time)
 
     # (3) The Sigstore X.509 profile, then the caller's identity policy.
     _check_profile(cert)
@@ -196,6 +189,36 @@ def verify_dsse(
 
 
 # -- (1) chain ------------------------------------------------------------------
+
+#: Certificates already known to chain (with a valid SCT) to a trust root at a given
+#: second.  One signing run shares one certificate across all its attestations, so
+#: verifying a release re-checks the same (certificate, time) pair many times; the
+#: checks are deterministic for the same bytes against an immutable trust root, and
+#: only successes are remembered.
+_CHECKED: weakref.WeakKeyDictionary[TrustRoot, dict[tuple[bytes, int], None]] = (
+    weakref.WeakKeyDictionary()
+)
+_CHECKED_MAX = 256
+
+
+def _verify_certificate(
+    trust_root: TrustRoot, cert: x509.Certificate, der: bytes, time: datetime
+) -> None:
+    """Steps (1) and (2), skipped when this exact pair already passed them."""
+    checked = _CHECKED.setdefault(trust_root, {})
+    key = (der, int(time.timestamp()))
+    if key in checked:
+        return
+    chain = _verify_chain(trust_root, cert, time)
+    if not trust_root.ct_key_count:
+        raise VerificationError("CTFE keys not found in trusted root")
+    try:
+        _verify_sct(cert, chain, trust_root.ct_keyring)
+    except VerificationError as exc:
+        raise VerificationError(f"failed to verify SCT on signing certificate: {exc}") from None
+    if len(checked) >= _CHECKED_MAX:
+        checked.clear()
+    checked[key] = None
 
 
 @cache

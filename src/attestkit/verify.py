@@ -123,6 +123,8 @@ class Verifier:
         pypi_compatible: bool = False,
     ) -> None:
         self.trust_root = trust_root
+        #: Decoded claims per certificate (DER): a release shares one certificate.
+        self._claims: dict[bytes, CertificateClaims] = {}
         self.backend: Backend = backend
         self.strict_names = strict_names
         self.pypi_compatible = pypi_compatible
@@ -171,7 +173,7 @@ class Verifier:
 
         def check_identity(certificate: Certificate) -> None:
             if not claims_box:
-                claims_box.append(CertificateClaims.from_certificate(certificate))
+                claims_box.append(self._claims_for(vm.certificate, certificate))
             policy.check(claims_box[0])
 
         verify_dsse = self._engine()
@@ -191,7 +193,7 @@ class Verifier:
                 raise _diagnose(exc, entry, attestation) from None
             time = verified.time if time is None else min(time, verified.time)
         assert time is not None  # entries is non-empty by construction
-        claims = claims_box[0] if claims_box else CertificateClaims.from_certificate(cert)
+        claims = claims_box[0] if claims_box else self._claims_for(vm.certificate, cert)
 
         statement, warnings = self._check_statement(attestation, dist)
         return VerificationResult(
@@ -264,6 +266,14 @@ class Verifier:
         return ProvenanceResult(tuple(verified), tuple(unsupported))
 
     # ------------------------------------------------------------------
+    def _claims_for(self, der: bytes, certificate: Certificate) -> CertificateClaims:
+        claims = self._claims.get(der)
+        if claims is None:
+            if len(self._claims) >= 256:
+                self._claims.clear()
+            claims = self._claims[der] = CertificateClaims.from_certificate(certificate)
+        return claims
+
     def _engine(self) -> Callable[..., Any]:
         if self.backend == "sigstore":
             from attestkit.sigstore_backend import verify_dsse_with_sigstore
