@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +37,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
+
+from bench._proc import run_lean
 
 ROOT = Path(__file__).resolve().parent.parent
 REPO = "octo/repo"
@@ -87,29 +88,6 @@ class Row:
     @property
     def speedup(self) -> float:
         return self.peer_ms / self.attestkit_ms
-
-
-#: ``bench._proc.run_once`` in a fresh, small interpreter.  Linux carries a
-#: process's peak RSS over ``exec`` into the child (``ru_maxrss`` starts at the
-#: spawning process's high-water mark), so spawning from this benchmark, which
-#: has imported attestkit, sigstore and pypi-attestations, would report at least
-#: its own RSS for every child.
-LAUNCHER = (
-    "import json, sys; from bench._proc import run_once; print(json.dumps(run_once(sys.argv[1:])))"
-)
-
-
-def _run_lean(cmd: list[str]) -> tuple[float, float, int]:
-    """(wall ms, peak RSS MiB, exit code) of ``cmd``, spawned from a lean launcher."""
-    out = subprocess.run(
-        [sys.executable, "-c", LAUNCHER, *cmd],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    )
-    ms, rss, code = json.loads(out.stdout)
-    return float(ms), float(rss), int(code)
 
 
 def _make_dists(directory: Path, count: int) -> list[Path]:
@@ -237,7 +215,7 @@ def main() -> int:
 
             def process(label: str, cmd: list[str], paths: list[Path]) -> float:
                 _clear_outputs(paths[0].parent)
-                ms, peak, code = _run_lean(cmd)
+                ms, peak, code = run_lean(cmd)
                 if code != 0:
                     raise SystemExit(f"{label}: exit code {code}: {' '.join(cmd[:6])} ...")
                 _check_outputs(paths[0].parent, paths, label)
@@ -262,7 +240,7 @@ def main() -> int:
                 return [sys.executable, "-c", PEER_SCRIPT, trust_config, token, *map(str, paths)]
 
             # What the launcher itself contributes to a child's peak RSS.
-            _, floor_rss, _ = _run_lean([sys.executable, "-c", "pass"])
+            _, floor_rss, _ = run_lean([sys.executable, "-c", "pass"])
 
             # Warm-up (unmeasured): imports, the server's first connections.
             ours_api(ours_all[:1])
