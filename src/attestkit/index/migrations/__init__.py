@@ -1,0 +1,1 @@
+"""Alembic migrations of the index schema (applied by :func:`attestkit.index.migrate.upgrade`)."""
