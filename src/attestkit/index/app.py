@@ -1,0 +1,31 @@
+"""The index as one ASGI application: every HTTP surface's routes on one Starlette app.
+
+Each surface module exposes ``routes(index) -> list[Route]``; this module only
+assembles them (and, with ``attestkit serve``, mounts the embedded Sigstore).
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from attestkit.index.core import Index
+
+__all__ = ["create_app", "index_routes"]
+
+
+def index_routes(index: Index) -> list[BaseRoute]:
+    """All of the index's routes, in matching order."""
+    from attestkit.index import integrity, jsonapi, oidc, pages, simple, upload
+
+    routes: list[BaseRoute] = []
+    for module in (upload, oidc, simple, integrity, jsonapi, pages):
+        routes.extend(module.routes(index))
+    return routes
+
+
+def create_app(index: Index, extra_routes: list[BaseRoute] | None = None) -> Starlette:
+    """The index application (plus ``extra_routes``, e.g. the local Sigstore's)."""
+    app = Starlette(routes=[*index_routes(index), *(extra_routes or [])])
+    app.state.index = index
+    return app
