@@ -231,3 +231,57 @@ def test_interrupted_run_leaves_no_partial_files(local_sigstore, dists, tmp_path
     assert "interrupted; nothing was written" in err
     leftovers = sorted(p.name for p in dists[0].parent.iterdir())
     assert leftovers == sorted([SDIST, STAGING_WHEEL, "hang.json"])
+
+
+def test_interactive_login_signs_as_the_local_user(local_sigstore, dists) -> None:
+    """--interactive: the browser flow with the instance's issuer ($BROWSER follows the redirect)."""
+    from tests.localsigstore.conftest import LOGIN_EMAIL
+
+    env = _env(SIGSTORE_OIDC_DISABLE_AMBIENT_PROVIDERS="1", BROWSER="curl -sL -o /dev/null %s")
+    r = _sign("--local", local_sigstore.url, "--interactive", str(dists[0]), env=env)
+    assert r.returncode == 0, r.stderr
+    from attestkit import Identity
+
+    _verify(local_sigstore, dists[0], Identity(LOGIN_EMAIL, local_sigstore.url))
+
+
+def _run_in_pty(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    import pty
+
+    output = bytearray()
+
+    def read(fd: int) -> bytes:
+        data = os.read(fd, 4096)
+        output.extend(data)
+        return data
+
+    old = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        status = pty.spawn([sys.executable, "-m", "attestkit", *args], read)
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_only(local_sigstore, tmp_path: Path) -> None:
+    paths = []
+    for i in range(6):
+        p = tmp_path / f"pkg{i}-1.0.tar.gz"
+        p.write_bytes(os.urandom(100))
+        paths.append(str(p))
+    token = local_sigstore.token(
+        "--github", "octo/repo", "--workflow", "release.yml", "--ref", "refs/tags/v1"
+    )
+    args = ["sign", "--local", local_sigstore.url, "--identity-token", token, "--overwrite", *paths]
+    code, out = _run_in_pty(args, _env(SIGSTORE_OIDC_DISABLE_AMBIENT_PROVIDERS="1", TERM="xterm"))
+    assert code == 0, out
+    assert "signing" in out and "6/6" in out  # rich's bar, drawn on the terminal
+    code, out = _run_in_pty(
+        args, _env(SIGSTORE_OIDC_DISABLE_AMBIENT_PROVIDERS="1", TERM="xterm", CI="true")
+    )
+    assert code == 0, out
+    assert "6/6" not in out  # plain lines in CI logs
+    assert out.count("OK ") == 6

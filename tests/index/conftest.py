@@ -39,15 +39,22 @@ class Server:
         self.thread.join(timeout=30)
 
 
-def _pg_database(name: str) -> str:
-    """A fresh PostgreSQL database for one test (dropped at the end of the session)."""
+def _pg_admin(statement: str) -> None:
     from sqlalchemy import create_engine, text
 
     assert PG_URL is not None
-    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(statement))
     admin.dispose()
+
+
+def _pg_database(name: str) -> str:
+    """A fresh PostgreSQL database for one test (dropped when the test ends)."""
+    assert PG_URL is not None
+    _pg_admin(f'CREATE DATABASE "{name}"')
     base, _, _ = PG_URL.rpartition("/")
     return f"{base}/{name}"
 
@@ -63,7 +70,9 @@ def start_server(index: Index) -> Server:
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(index), log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        create_app(index), log_level="warning", access_log=False, lifespan="off"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -80,11 +89,13 @@ def start_server(index: Index) -> Server:
 def index_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Index]]:
     """Make an :class:`Index` in ``tmp_path`` on the parametrized backend."""
     opened: list[Index] = []
+    databases: list[str] = []
 
     def make(**options: Any) -> Index:
         url = None
         if request.param == "postgresql":
-            url = _pg_database(f"t_{uuid.uuid4().hex[:12]}")
+            databases.append(f"t_{uuid.uuid4().hex[:12]}")
+            url = _pg_database(databases[-1])
         config = IndexConfig(data_dir=tmp_path / f"index{len(opened)}", database_url=url, **options)
         index = Index.open(config)
         opened.append(index)
@@ -93,6 +104,8 @@ def index_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ca
     yield make
     for index in opened:
         index.close()
+    for name in databases:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
