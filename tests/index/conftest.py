@@ -59,19 +59,24 @@ def _pg_database(name: str) -> str:
     return f"{base}/{name}"
 
 
-def start_server(index: Index) -> Server:
-    """Serve ``index`` with uvicorn in a background thread on a free loopback port."""
+def start_server(index: Index, app_factory: Callable[[Index], Any] | None = None) -> Server:
+    """Serve ``index`` with uvicorn in a background thread on a free loopback port.
+
+    ``app_factory(index)`` builds the ASGI app (default: the full index app).
+    """
     import uvicorn
 
-    from attestkit.index.app import create_app
+    if app_factory is None:
+        from attestkit.index.app import create_app
 
+        app_factory = create_app
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(index), log_level="warning", access_log=False, lifespan="off"
+        app_factory(index), log_level="warning", access_log=False, lifespan="off"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -110,11 +115,15 @@ def index_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ca
 
 @pytest.fixture
 def index_server(index_factory: Callable[..., Index]) -> Iterator[Callable[..., Server]]:
-    """Start real index servers: ``index_server(**IndexConfig options)``."""
+    """Start real index servers: ``index_server(**IndexConfig options)``.
+
+    ``app_factory=`` (optional) builds the ASGI app from the index instead of
+    the full index app.
+    """
     servers: list[Server] = []
 
-    def start(**options: Any) -> Server:
-        server = start_server(index_factory(**options))
+    def start(app_factory: Callable[[Index], Any] | None = None, **options: Any) -> Server:
+        server = start_server(index_factory(**options), app_factory)
         servers.append(server)
         return server
 

@@ -168,8 +168,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow non-in-toto payloads and predicate types PyPI does not accept",
     )
     _sign_parser(sub)
+    _serve_parser(sub)
     _sigstore_parser(sub)
+    _index_parser(sub)
     return parser
+
+
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="serve a package index (with the embedded Sigstore) over HTTP",
+        description="Serve the package index: upload (POST /legacy/, with PEP 740"
+        " attestations), Simple, Integrity and JSON APIs, Trusted Publishing and provenance"
+        " pages. By default the embedded Sigstore runs on the same port, and its OIDC issuer"
+        " stands in for GitHub, GitLab and Google, so everything works offline.",
+    )
+    _add_verbose(p)
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="state (index/, sigstore/); default $ATTESTKIT_DATA_DIR or ~/.local/share/attestkit",
+    )
+    p.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="postgresql://USER:PW@HOST/DB (default: SQLite in DIR/index)",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="TCP port (default: any free port)")
+    p.add_argument(
+        "--no-local-sigstore",
+        action="store_true",
+        help="trust only public Sigstore and the real CI issuers (no embedded instance)",
+    )
+    p.add_argument("--audience", default="attestkit", help="Trusted Publishing audience")
+    p.add_argument("--base-url", help="external URL for absolute links (default: per request)")
+    p.add_argument("--login-email", metavar="EMAIL", help="identity of the embedded login")
 
 
 def _sign_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -291,6 +325,106 @@ def _sigstore_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
 
 
+def _index_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "index",
+        help="administer a package index: users, projects, API tokens, Trusted Publishers",
+        description="Manage the users, projects, upload tokens and Trusted Publishers of an"
+        " attestkit index (the database `attestkit serve` uses). Works while the server runs.",
+    )
+    _add_verbose(p)
+
+    def where(q: argparse.ArgumentParser, *, top: bool = False) -> None:
+        # Accepted before and after the action (like -v).
+        default = None if top else argparse.SUPPRESS
+        q.add_argument(
+            "--data-dir",
+            metavar="DIR",
+            default=default,
+            help="the data directory `attestkit serve` uses (default $ATTESTKIT_DATA_DIR or"
+            " ~/.local/share/attestkit); the index is in its index/ subdirectory",
+        )
+        q.add_argument(
+            "--database-url",
+            metavar="URL",
+            default=default,
+            help="postgresql://USER:PW@HOST/DB (default: SQLite in the data directory)",
+        )
+
+    where(p, top=True)
+    objects = p.add_subparsers(dest="index_object", metavar="OBJECT", required=True)
+
+    def action(
+        parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str
+    ) -> argparse.ArgumentParser:
+        q = parent.add_parser(name, help=text, description=text)
+        _add_verbose(q)
+        where(q)
+        return q
+
+    def listing(parent: argparse._SubParsersAction[argparse.ArgumentParser], text: str) -> None:
+        q = action(parent, "list", text)
+        q.add_argument("--json", action="store_true", help="machine-readable output")
+
+    group = objects.add_parser("user", help="accounts (they own projects and tokens)")
+    users = group.add_subparsers(dest="index_action", metavar="ACTION", required=True)
+    q = action(users, "add", "create a user")
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("--email", metavar="E")
+    listing(users, "list users")
+
+    group = objects.add_parser("project", help="projects and their owners")
+    projects = group.add_subparsers(dest="index_action", metavar="ACTION", required=True)
+    q = action(projects, "add", "create a project owned by a user")
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("--owner", metavar="USER", required=True)
+    listing(projects, "list projects")
+
+    group = objects.add_parser("token", help="API tokens for uploads (pypi-...)")
+    tokens = group.add_subparsers(dest="index_action", metavar="ACTION", required=True)
+    q = action(tokens, "add", "create an upload token for a user and print it (shown once)")
+    q.add_argument("--user", metavar="USER", required=True)
+    q.add_argument("--project", metavar="P", help="only for this project")
+    q.add_argument("--expires-in", metavar="SECONDS", type=int, help="lifetime (default: none)")
+    q.add_argument("--description", metavar="D")
+    listing(tokens, "list tokens (user tokens and ones minted by Trusted Publishing)")
+    q = action(tokens, "revoke", "delete a token")
+    q.add_argument("id", metavar="ID", help="token id (or a unique prefix of it)")
+
+    group = objects.add_parser("publisher", help="Trusted Publishers")
+    publishers = group.add_subparsers(dest="index_action", metavar="ACTION", required=True)
+    q = action(
+        publishers,
+        "add",
+        "register a Trusted Publisher for a project, or a pending one that creates its project"
+        " on first use",
+    )
+    target = q.add_mutually_exclusive_group(required=True)
+    target.add_argument("--project", metavar="P", help="an existing project")
+    target.add_argument("--pending", metavar="NAME", help="a project to create on first publish")
+    q.add_argument("--owner", metavar="USER", help="who owns the pending project (and added it)")
+    kind = q.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--github", metavar="OWNER/REPO", help="GitHub Actions repository")
+    kind.add_argument("--gitlab", metavar="GROUP/PROJECT", help="GitLab CI project path")
+    kind.add_argument("--google", metavar="EMAIL", help="Google service account email")
+    kind.add_argument("--circleci", metavar="PROJECT_ID", help="CircleCI project id")
+    kind.add_argument("--activestate", metavar="ORG/PROJECT", help="ActiveState project")
+    q.add_argument("--workflow", metavar="FILE", help="GitHub workflow file or GitLab CI path")
+    q.add_argument("--environment", metavar="E", help="required deployment environment")
+    q.add_argument("--repository-owner-id", metavar="ID", help="GitHub owner account id")
+    q.add_argument("--issuer-url", metavar="URL", help="self-managed GitLab issuer")
+    q.add_argument("--sub", metavar="SUB", help="Google subject (optional)")
+    q.add_argument("--pipeline-definition-id", metavar="ID", help="CircleCI pipeline definition")
+    q.add_argument("--vcs-origin", metavar="ORIGIN", help="CircleCI VCS origin (optional)")
+    q.add_argument("--vcs-ref", metavar="REF", help="CircleCI VCS ref (optional)")
+    q.add_argument("--organization-id", metavar="ID", help="CircleCI organization (optional)")
+    q.add_argument("--actor-id", metavar="ID", help="ActiveState actor id")
+    q.add_argument("--actor", metavar="NAME", help="ActiveState actor name (optional)")
+    listing(publishers, "list Trusted Publishers")
+    q = action(publishers, "remove", "delete a Trusted Publisher")
+    q.add_argument("id", metavar="ID", type=int)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
@@ -304,10 +438,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from attestkit.cli.verify import run
         elif args.command == "convert":
             from attestkit.cli.convert import run
+        elif args.command == "serve":
+            from attestkit.cli.serve import run
         elif args.command == "sign":
             from attestkit.cli.sign import run
         elif args.command == "sigstore":
             from attestkit.cli.sigstore import run
+        elif args.command == "index":
+            from attestkit.cli.index import run
         else:  # pragma: no cover - argparse enforces the choices
             parser.error(f"unknown command {args.command}")
         return run(args)

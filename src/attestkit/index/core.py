@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from attestkit.trust import TrustRoot
 
-__all__ = ["Index", "IndexConfig", "OidcIssuer"]
+__all__ = ["Index", "IndexConfig", "OidcIssuer", "default_data_dir", "index_dir"]
 
 MiB = 1024 * 1024
 
@@ -98,10 +98,19 @@ class Index:
         self.engine.dispose()
 
 
-def default_index_dir() -> Path:
-    """``$ATTESTKIT_INDEX_DIR``, else ``$XDG_DATA_HOME/attestkit/index``."""
-    explicit = os.environ.get("ATTESTKIT_INDEX_DIR")
+def default_data_dir() -> Path:
+    """The top-level attestkit data directory shared by ``attestkit serve`` and ``attestkit index``.
+
+    ``$ATTESTKIT_DATA_DIR``, else ``$XDG_DATA_HOME/attestkit`` (~/.local/share/attestkit).
+    The index lives in its ``index/`` subdirectory, the embedded Sigstore in ``sigstore/``.
+    """
+    explicit = os.environ.get("ATTESTKIT_DATA_DIR")
     if explicit:
         return Path(explicit)
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "attestkit" / "index"
+    return Path(base) / "attestkit"
+
+
+def index_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where the index of ``data_dir`` (default :func:`default_data_dir`) lives."""
+    return (Path(data_dir) if data_dir else default_data_dir()) / "index"
