@@ -113,8 +113,14 @@ def serve(
         )
     )
     app = create_app(index, extra_routes)
+    from attestkit.index.reasons import ReasonPhraseH11Protocol
+
+    # PyPI puts its error messages in the reason phrase, where twine prints them; stock
+    # uvicorn cannot send custom phrases, this protocol can (see attestkit.index.reasons).
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", http=ReasonPhraseH11Protocol
+        )
     )
     atomic_write(base / "server.json", json.dumps({"url": url, "pid": os.getpid()}).encode())
     if instance is not None:
