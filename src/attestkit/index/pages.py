@@ -70,6 +70,7 @@ h2{font-size:1.25rem;margin:1.6rem 0 .5rem;border-bottom:1px solid #ddd}
 h3{font-size:1.05rem;margin:1rem 0 .3rem}
 table{border-collapse:collapse;margin:.4rem 0 1rem;width:100%}
 th,td{text-align:left;vertical-align:top;padding:.3rem .5rem;border-bottom:1px solid #e5e5e5}
+td,dd{overflow-wrap:anywhere}
 th{font-weight:600;white-space:nowrap;width:12rem}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.88em;
 word-break:break-all}
