@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from attestkit.constants import ACTIVESTATE_ISSUER, GITHUB_ISSUER, GITLAB_ISSUER, GOOGLE_ISSUER
+from attestkit.jwtutil import signature_only_claims
 
 if TYPE_CHECKING:
     import jwt
@@ -658,21 +659,7 @@ class TrustedPublishing:
         if key is None:
             raise _invalid_token(f"unknown signing key {kid!r} for issuer {iss!r}")
         try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=["RS256"],
-                options={
-                    "verify_signature": True,
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                    "verify_aud": False,
-                    "verify_iss": False,
-                    "verify_sub": False,
-                    "verify_jti": False,
-                },
-            )
+            claims = signature_only_claims(token, key)
         except jwt.InvalidSignatureError:
             raise _invalid_token(f"the signature does not verify with key {kid!r}") from None
         except jwt.PyJWTError as exc:

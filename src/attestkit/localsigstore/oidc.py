@@ -407,6 +407,8 @@ def verify_token(
     """
     import jwt
 
+    from attestkit.jwtutil import signature_only_claims
+
     if not isinstance(token, str) or token.count(".") != 2:
         raise TokenError("malformed token: not a JWT (want header.payload.signature)")
     try:
@@ -426,19 +428,7 @@ def verify_token(
     claims: dict[str, Any] | None = None
     for key in keys:
         try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=["RS256"],
-                options={
-                    "verify_signature": True,
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                    "verify_aud": False,
-                    "verify_iss": False,
-                },
-            )
+            claims = signature_only_claims(token, key)
             break
         except jwt.InvalidSignatureError:
             continue
