@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import requests
 
 from attestkit.index.simple import select_content_type
 from attestkit.index.web import acceptable_offers
@@ -559,3 +560,233 @@ def test_assembled_app_serves_the_read_side(index_server):
     assert prov.json() == facts["provenance"]
     assert get(server.url + "/pypi/rfc8785/json").json()["info"]["version"] == "0.1.2"
     assert "pypi-attestations" in get(server.url + "/").text
+
+
+# ----------------------------------------------------------------------
+# The page cache: never a stale page
+
+
+def _json_page(url: str, name: str, **headers: str) -> tuple[dict, requests.Response]:
+    r = get(f"{url}/simple/{name}/", headers={"Accept": V1_JSON, **headers})
+    assert r.status_code == 200, r.text
+    return r.json(), r
+
+
+def _filenames(doc: dict) -> list[str]:
+    return [f["filename"] for f in doc["files"]]
+
+
+@pytest.fixture
+def load_calls(monkeypatch):
+    """How many times the Simple API rendered a project page from the database."""
+    from attestkit.index import simple, web
+
+    calls: list[str] = []
+    real = web.load_project
+
+    def counting(index, name, **kwargs):
+        calls.append(name)
+        return real(index, name, **kwargs)
+
+    monkeypatch.setattr(simple, "load_project", counting)
+    return calls
+
+
+def test_pages_are_cached_per_format_and_base_url(index_factory, tmp_path, load_calls):
+    index = index_factory()
+    for version in ("1.0", "1.1"):
+        add_file(index, "cached", make_wheel(tmp_path, "cached", version))
+    server = serve(index)
+    try:
+        first, r1 = _json_page(server.url, "cached")
+        again, r2 = _json_page(server.url, "cached")
+        assert again == first and r2.content == r1.content
+        assert r2.headers["etag"] == r1.headers["etag"]
+        assert load_calls == ["cached"]  # the second answer came from the cache
+        html = get(f"{server.url}/simple/cached/")
+        v1_html = get(f"{server.url}/simple/cached/", headers={"Accept": V1_HTML})
+        assert html.headers["content-type"] == HTML
+        assert v1_html.headers["content-type"] == V1_HTML
+        assert v1_html.content == html.content  # one HTML body for both HTML types
+        assert len(load_calls) == 2
+        # 304 from a cached page
+        r = get(
+            f"{server.url}/simple/cached/",
+            headers={"Accept": V1_JSON, "If-None-Match": r1.headers["etag"]},
+        )
+        assert r.status_code == 304 and r.headers["x-pypi-last-serial"] == "2"
+        # Another Host (no configured base URL): its own absolute URLs, never another host's.
+        other, _ = _json_page(server.url, "cached", Host="mirror.example:8443")
+        assert other["files"][0]["url"].startswith("http://mirror.example:8443/files/")
+        assert first["files"][0]["url"].startswith(server.url + "/files/")
+        assert len(load_calls) == 3
+        # Redirects and 404s are answered before the cache.
+        assert get(f"{server.url}/simple/Cached/").status_code == 301
+        assert get(f"{server.url}/simple/nope/").status_code == 404
+        assert len(load_calls) == 3
+    finally:
+        server.stop()
+
+
+def test_cached_page_is_fresh_after_an_upload(index_server, tmp_path, load_calls):
+    """Uploads through POST /legacy/ show at once, in both formats, with new serials and ETags."""
+    from tests.index.test_upload import make_wheel as upload_wheel
+    from tests.index.test_upload import post, setup_project
+
+    server = index_server()
+    token = setup_project(server, "fresh-pkg")
+    seen: list[str] = []
+    etags: set[str] = set()
+    previous: str | None = None
+    for i, version in enumerate(("1.0", "1.1", "2.0")):
+        wheel = upload_wheel(tmp_path, "fresh-pkg", version)
+        r = post(server, token, wheel, name="fresh-pkg", version=version)
+        assert r.status_code == 200, r.text
+        seen.append(wheel.name)
+        for _ in range(2):  # the second read is served from the cache
+            doc, response = _json_page(server.url, "fresh-pkg")
+            assert _filenames(doc) == seen
+            assert doc["meta"]["_last-serial"] == i + 1
+            assert response.headers["x-pypi-last-serial"] == str(i + 1)
+            html = get(f"{server.url}/simple/fresh-pkg/")
+            assert [n for n in seen if f">{n}</a>" in html.text] == seen
+            assert html.text.endswith(f"<!--SERIAL {i + 1}-->\n")
+        etags.add(response.headers["etag"])
+        # A client revalidating with the previous page's ETag gets the new page.
+        if previous is not None:
+            stale = get(
+                f"{server.url}/simple/fresh-pkg/",
+                headers={"Accept": V1_JSON, "If-None-Match": previous},
+            )
+            assert stale.status_code == 200 and _filenames(stale.json()) == seen
+        previous = response.headers["etag"]
+    assert len(etags) == 3
+    assert len(load_calls) == 6  # one render per format and serial, the rest from the cache
+
+
+def _yank(index, name: str, version: str, reason: str | None) -> None:
+    """Yank a release the way every writer must change what the Simple API shows:
+    in one transaction with a serial bump."""
+    from sqlalchemy import select
+
+    from attestkit.index.db import Project, Release
+
+    with index.session() as session:
+        project = session.scalar(select(Project).where(Project.normalized_name == name))
+        release = session.scalar(
+            select(Release).where(Release.project_id == project.id, Release.version == version)
+        )
+        release.yanked, release.yanked_reason = True, reason
+        project.serial += 1
+
+
+def test_cached_page_is_fresh_after_a_yank(index_factory, tmp_path):
+    index = index_factory()
+    for version in ("1.0", "1.1"):
+        add_file(index, "yanky", make_wheel(tmp_path, "yanky", version))
+    server = serve(index)
+    try:
+        doc, _ = _json_page(server.url, "yanky")
+        assert [f["yanked"] for f in doc["files"]] == [False, False]
+        assert "data-yanked" not in get(f"{server.url}/simple/yanky/").text
+        _yank(index, "yanky", "1.0", "broken")
+        doc, r = _json_page(server.url, "yanky")
+        assert [f["yanked"] for f in doc["files"]] == ["broken", False]
+        assert r.headers["x-pypi-last-serial"] == "3"
+        assert 'data-yanked="broken"' in get(f"{server.url}/simple/yanky/").text
+        _yank(index, "yanky", "1.1", None)
+        doc, _ = _json_page(server.url, "yanky")
+        assert [f["yanked"] for f in doc["files"]] == ["broken", True]
+        assert get(f"{server.url}/simple/yanky/").text.count("data-yanked=") == 2
+    finally:
+        server.stop()
+
+
+def test_another_writer_is_seen_at_once(index_factory, tmp_path):
+    """A change committed by another process or server (here: straight to the database)."""
+    index = index_factory()
+    add_file(index, "shared", make_wheel(tmp_path, "shared", "1.0"))
+    server = serve(index)
+    try:
+        _json_page(server.url, "shared")
+        _json_page(server.url, "shared")
+        add_file(index, "shared", make_wheel(tmp_path, "shared", "1.1"))
+        doc, _ = _json_page(server.url, "shared")
+        assert _filenames(doc) == [
+            "shared-1.0-py3-none-any.whl",
+            "shared-1.1-py3-none-any.whl",
+        ]
+        set_serial(index, "shared", 99)
+        doc, r = _json_page(server.url, "shared")
+        assert doc["meta"]["_last-serial"] == 99 and r.headers["x-pypi-last-serial"] == "99"
+    finally:
+        server.stop()
+
+
+def test_no_stale_page_under_concurrent_reads(index_server, tmp_path):
+    """Readers fill the cache at every intermediate state; after each upload returns, the next
+    read lists it."""
+    import threading
+
+    from tests.index.test_upload import make_wheel as upload_wheel
+    from tests.index.test_upload import post, setup_project
+
+    server = index_server()
+    token = setup_project(server, "busy")
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def reader(accept: str) -> None:
+        session = requests.Session()
+        while not stop.is_set():
+            r = session.get(f"{server.url}/simple/busy/", headers={"Accept": accept}, timeout=30)
+            if r.status_code not in (200, 404):
+                errors.append(f"{r.status_code} {r.text[:200]}")
+
+    readers = [threading.Thread(target=reader, args=(a,)) for a in (V1_JSON, HTML, V1_JSON)]
+    for t in readers:
+        t.start()
+    try:
+        expected: list[str] = []
+        for n in range(12):
+            version = f"1.{n}"
+            wheel = upload_wheel(tmp_path, "busy", version)
+            r = post(server, token, wheel, name="busy", version=version)
+            assert r.status_code == 200, r.text
+            expected.append(wheel.name)
+            doc, response = _json_page(server.url, "busy")
+            assert _filenames(doc) == expected
+            assert response.headers["x-pypi-last-serial"] == str(n + 1)
+            assert get(f"{server.url}/simple/busy/").text.count("</a><br />") == n + 1
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+    assert errors == []
+
+
+def test_page_cache_unit():
+    from attestkit.index.simple import PageCache, _Page
+
+    cache = PageCache(max_bytes=400)
+    key = ("p", "json", "http://x")
+    state = (1, 5, dt.datetime(2025, 1, 1))
+    page = _Page(state, 5, b"a" * 100, '"e"')
+    cache.put(key, page)
+    assert cache.get(key, state) is page
+    # Another serial, another project id (recreated, serial restarted) or creation time: a miss.
+    assert cache.get(key, (1, 6, state[2])) is None
+    assert cache.get(key, (2, 5, state[2])) is None
+    assert cache.get(key, (1, 5, dt.datetime(2025, 1, 2))) is None
+    assert cache.get(("p", "html", "http://x"), state) is None
+    # Replacing keeps one entry per key; least recently used go beyond the byte budget.
+    cache.put(key, _Page((1, 6, state[2]), 6, b"b" * 100, '"f"'))
+    assert len(cache) == 1 and cache.get(key, state) is None
+    for i in range(4):
+        cache.put((f"q{i}", "json", ""), _Page(state, 5, b"c" * 100, '"g"'))
+    assert len(cache) == 4 and cache.get(key, (1, 6, state[2])) is None
+    # A page above a quarter of the budget is not kept (and drops the older one).
+    cache.put(("q3", "json", ""), _Page(state, 6, b"d" * 101, '"h"'))
+    assert cache.get(("q3", "json", ""), state) is None and len(cache) == 3
+    cache.clear()
+    assert len(cache) == 0

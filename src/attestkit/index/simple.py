@@ -14,6 +14,16 @@
 A non-normalized name or a missing trailing slash is a 301 to the canonical
 URL; an unknown project is ``404 Not Found`` in ``text/plain``.
 
+Rendered project pages are cached per index (:class:`PageCache`, least recently
+used evicted beyond a byte budget), keyed by normalized name, format (HTML or
+JSON) and base URL.  A cached page is valid only for the project *state* it was
+rendered at: the project row's ``(id, serial, created)``, read from the database
+by every request (one indexed single-row query), so another process's upload
+(``attestkit index``, other workers, a shared PostgreSQL) is seen at once and no
+stale page is ever served.  This relies on the rule :class:`~attestkit.index.db.Project`
+states: every change the Simple API shows (an upload, a yank) bumps the serial
+in the same transaction.
+
 ``GET /files/{path}`` streams a stored distribution (only paths that belong
 to a file row) and ``GET /files/{path}.metadata`` its PEP 658 core metadata,
 byte for byte what ``core-metadata`` advertises.
@@ -22,14 +32,19 @@ byte for byte what ``core-metadata`` advertises.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from attestkit.index.db import File
+from attestkit.index.admin import normalize
+from attestkit.index.db import File, Project
 from attestkit.index.web import (
     CORS_HEADERS,
     FileView,
@@ -38,6 +53,7 @@ from attestkit.index.web import (
     base_url,
     best_offer,
     cache_headers,
+    etag_for,
     file_url,
     global_serial,
     iso_z,
@@ -60,6 +76,7 @@ __all__ = [
     "MIME_PYPI_SIMPLE_V1_HTML",
     "MIME_PYPI_SIMPLE_V1_JSON",
     "MIME_TEXT_HTML",
+    "PageCache",
     "detail_json",
     "index_json",
     "routes",
@@ -73,11 +90,88 @@ MIME_PYPI_SIMPLE_V1_JSON = "application/vnd.pypi.simple.v1+json"
 #: PyPI's order of offers: on equal quality the first wins.
 _OFFERS = (MIME_TEXT_HTML, MIME_PYPI_SIMPLE_V1_HTML, MIME_PYPI_SIMPLE_V1_JSON)
 _FILE_HEADERS = {"Cache-Control": "max-age=31536000, public, immutable"}
+#: Bytes of rendered project pages an index keeps (a page above a quarter is not kept).
+PAGE_CACHE_BYTES = 32 * 1024 * 1024
 
 
+@lru_cache(maxsize=256)
 def select_content_type(accept: str | None) -> str:
     """The Simple API's response type for an ``Accept`` header (``text/html`` by default)."""
     return best_offer(accept, _OFFERS) or MIME_TEXT_HTML
+
+
+#: What a cached page is valid for: the project row's ``(id, serial, created)``.
+_State = tuple[int, int, Any]
+#: ``(normalized name, "html" or "json", base URL)``.
+_Key = tuple[str, str, str]
+_PROJECT_STATE = select(Project.id, Project.serial, Project.created).where(
+    Project.normalized_name == bindparam("name")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """A rendered project page and the project state it shows."""
+
+    state: _State
+    serial: int
+    body: bytes
+    etag: str
+
+
+class PageCache:
+    """Rendered project pages, each valid while its project's state is unchanged (thread-safe).
+
+    :meth:`get` returns a page only for exactly the state it was rendered at; older
+    entries are replaced by :meth:`put`, and the least recently used ones go once the
+    bodies exceed ``max_bytes``.
+    """
+
+    def __init__(self, max_bytes: int = PAGE_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._pages: OrderedDict[_Key, _Page] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def get(self, key: _Key, state: _State) -> _Page | None:
+        """The page cached under ``key`` if it was rendered at ``state``."""
+        with self._lock:
+            page = self._pages.get(key)
+            if page is None or page.state != state:
+                return None
+            self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: _Key, page: _Page) -> None:
+        """Keep ``page`` under ``key`` (replacing what was there)."""
+        size = len(page.body)
+        with self._lock:
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old.body)
+            if size > self.max_bytes // 4:
+                return
+            self._pages[key] = page
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, evicted = self._pages.popitem(last=False)
+                self._bytes -= len(evicted.body)
+
+    def clear(self) -> None:
+        """Forget every page."""
+        with self._lock:
+            self._pages.clear()
+            self._bytes = 0
+
+
+def _project_state(index: Index, normalized: str) -> _State | None:
+    """The project's ``(id, serial, created)``, or None if there is no such project."""
+    with index.engine.connect() as conn:
+        row = conn.execute(_PROJECT_STATE, {"name": normalized}).first()
+    return None if row is None else (int(row[0]), int(row[1] or 0), row[2])
 
 
 def index_json(projects: list[tuple[str, str, int]], serial: int) -> dict[str, Any]:
@@ -179,19 +273,26 @@ def _not_found() -> Response:
     return PlainTextResponse("404 Not Found", status_code=404)
 
 
+def _headers(serial: int) -> dict[str, str]:
+    return {**CORS_HEADERS, **cache_headers(), "X-PyPI-Last-Serial": str(serial)}
+
+
+def _body(content_type: str, doc: dict[str, Any], html: str) -> bytes:
+    if content_type == MIME_PYPI_SIMPLE_V1_JSON:
+        return json_bytes(doc, newline=True)
+    # Pure ASCII (other characters as references), so no charset is ever guessed.
+    return html.encode("ascii", "xmlcharrefreplace")
+
+
 def _render(request: Request, doc: dict[str, Any], html: str, serial: int) -> Response:
     content_type = select_content_type(request.headers.get("accept"))
-    if content_type == MIME_PYPI_SIMPLE_V1_JSON:
-        body = json_bytes(doc, newline=True)
-    else:
-        # Pure ASCII (other characters as references), so no charset is ever guessed.
-        body = html.encode("ascii", "xmlcharrefreplace")
-    headers = {**CORS_HEADERS, **cache_headers(), "X-PyPI-Last-Serial": str(serial)}
-    return respond(request, body, content_type=content_type, headers=headers)
+    body = _body(content_type, doc, html)
+    return respond(request, body, content_type=content_type, headers=_headers(serial))
 
 
-def routes(index: Index) -> list[BaseRoute]:
-    """The Simple API and file download routes of ``index``."""
+def routes(index: Index, cache: PageCache | None = None) -> list[BaseRoute]:
+    """The Simple API and file download routes of ``index`` (project pages cached in ``cache``)."""
+    pages = cache if cache is not None else PageCache()
 
     def simple_index(request: Request) -> Response:
         projects = list_projects(index)
@@ -205,18 +306,37 @@ def routes(index: Index) -> list[BaseRoute]:
 
     def simple_detail(request: Request) -> Response:
         name: str = request.path_params["name"]
-        project = load_project(index, name)
-        if project is None:
+        normalized = normalize(name)
+        state = _project_state(index, normalized)
+        if state is None:
             return _not_found()
         base = base_url(index, request)
-        if name != project.normalized_name or not request.url.path.endswith("/"):
+        if name != normalized or not request.scope["path"].endswith("/"):
             return RedirectResponse(
-                f"{path_prefix(base)}/simple/{project.normalized_name}/",
+                f"{path_prefix(base)}/simple/{normalized}/",
                 status_code=301,
                 headers=dict(CORS_HEADERS),
             )
-        doc = detail_json(base, project)
-        return _render(request, doc, _detail_html(doc), project.serial)
+        content_type = select_content_type(request.headers.get("accept"))
+        key = (normalized, "json" if content_type == MIME_PYPI_SIMPLE_V1_JSON else "html", base)
+        page = pages.get(key, state)
+        if page is None:
+            project = load_project(index, normalized)
+            if project is None:  # removed since the state was read
+                return _not_found()
+            doc = detail_json(base, project)
+            body = _body(content_type, doc, _detail_html(doc))
+            page = _Page(state, project.serial, body, etag_for(body))
+            # Kept only if rendered at the state read above; a newer render is served once.
+            if (project.id, project.serial) == state[:2]:
+                pages.put(key, page)
+        return respond(
+            request,
+            page.body,
+            content_type=content_type,
+            headers=_headers(page.serial),
+            etag=page.etag,
+        )
 
     def download(request: Request) -> Response:
         path: str = request.path_params["path"]

@@ -50,6 +50,7 @@ __all__ = [
     "base_url",
     "best_offer",
     "cache_headers",
+    "etag_for",
     "file_url",
     "global_serial",
     "iso_z",
@@ -229,6 +230,11 @@ def json_bytes(obj: object, *, newline: bool = False) -> bytes:
     return (text + "\n" if newline else text).encode("ascii")
 
 
+def etag_for(body: bytes) -> str:
+    """The (strong, quoted) ``ETag`` :func:`respond` gives ``body``."""
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
 def _etag_matches(if_none_match: str | None, etag: str) -> bool:
     if not if_none_match:
         return False
@@ -243,17 +249,18 @@ def respond(
     content_type: str,
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
-    etag: bool = True,
+    etag: bool | str = True,
 ) -> Response:
     """A response with exactly ``content_type`` (no charset added) and ``headers``.
 
-    Successful responses carry an ``ETag`` over the body; a request whose
-    ``If-None-Match`` matches it gets ``304 Not Modified`` with the same headers.
+    Successful responses carry an ``ETag`` over the body (``etag=False``: none; a
+    string: that tag, :func:`etag_for` of the body computed earlier); a request
+    whose ``If-None-Match`` matches it gets ``304 Not Modified`` with the same headers.
     """
     all_headers = dict(headers or {})
     all_headers["Content-Type"] = content_type
     if etag and status_code == 200:
-        tag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+        tag = etag if isinstance(etag, str) else etag_for(body)
         all_headers["ETag"] = tag
         if _etag_matches(request.headers.get("if-none-match"), tag):
             del all_headers["Content-Type"]
