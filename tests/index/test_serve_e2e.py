@@ -29,13 +29,21 @@ GH = ["--github", "octo/demo", "--workflow", "release.yml", "--ref", "refs/tags/
 
 
 class Served:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *extra: str) -> None:
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         log = (data_dir / "serve.log").open("a")
         env = dict(os.environ, SIGSTORE_OIDC_DISABLE_AMBIENT_PROVIDERS="1")
         self.proc = subprocess.Popen(
-            [*AK, "serve", "--data-dir", str(data_dir), "--login-email", "dev@example.test"],
+            [
+                *AK,
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--login-email",
+                "dev@example.test",
+                *extra,
+            ],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
@@ -289,3 +297,76 @@ def test_kill_9_during_uploads_keeps_acknowledged_files(tmp_path: Path) -> None:
         ]
     finally:
         restarted.stop()
+
+
+def test_several_workers_share_the_index_and_the_log(tmp_path: Path) -> None:
+    """--workers 2: concurrent signing (one log across processes) and uploads all land."""
+    served = Served(tmp_path / "data", "--workers", "2")
+    try:
+        d = str(served.data_dir)
+        served.ak("index", "--data-dir", d, "user", "add", "alice")
+        served.ak("index", "--data-dir", d, "project", "add", "demo-pkg", "--owner", "alice")
+        token = served.ak("index", "--data-dir", d, "token", "add", "--user", "alice")
+        dist = tmp_path / "dist"
+        dist.mkdir()
+        wheels = [make_wheel(dist, "demo-pkg", f"2.0.{i}") for i in range(24)]
+        sig = served.ak("sigstore", "token", "--data-dir", str(served.data_dir / "sigstore"), *GH)
+        served.ak(
+            "sign",
+            "--local",
+            served.url,
+            "--identity-token",
+            sig,
+            "--workers",
+            "8",
+            *map(str, wheels),
+        )
+        log = requests.get(f"{served.url}/api/v1/log", timeout=30).json()
+        assert log["treeSize"] == len(wheels)
+
+        def upload(wheel: Path) -> int:
+            data = wheel.read_bytes()
+            return requests.post(
+                f"{served.url}/legacy/",
+                auth=("__token__", token),
+                timeout=60,
+                data={
+                    ":action": "file_upload",
+                    "protocol_version": "1",
+                    "name": "demo-pkg",
+                    "version": wheel.name.split("-")[1],
+                    "metadata_version": "2.1",
+                    "filetype": "bdist_wheel",
+                    "pyversion": "py3",
+                    "sha256_digest": hashlib.sha256(data).hexdigest(),
+                },
+                files={"content": (wheel.name, data, "application/octet-stream")},
+            ).status_code
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(upload, wheels)) == {200}
+        page = requests.get(
+            f"{served.url}/simple/demo-pkg/",
+            timeout=30,
+            headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+        ).json()
+        assert sorted(f["filename"] for f in page["files"]) == sorted(w.name for w in wheels)
+        served.ak(
+            "verify",
+            "attestation",
+            "--trust-config",
+            _trust(served, tmp_path),
+            "--repository",
+            "https://github.com/octo/demo",
+            *map(str, wheels),
+        )
+    finally:
+        served.stop()
+
+
+def _trust(served: Served, tmp_path: Path) -> str:
+    path = tmp_path / "trust.json"
+    path.write_text(requests.get(f"{served.url}/trust-config.json", timeout=30).text)
+    return str(path)

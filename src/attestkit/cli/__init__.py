@@ -204,6 +204,9 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--audience", default="attestkit", help="Trusted Publishing audience")
     p.add_argument("--base-url", help="external URL for absolute links (default: per request)")
     p.add_argument("--login-email", metavar="EMAIL", help="identity of the embedded login")
+    p.add_argument(
+        "--workers", type=int, default=1, help="server processes sharing the port (default 1)"
+    )
 
 
 def _sign_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

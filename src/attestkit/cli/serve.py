@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
             audience=args.audience,
             base_url=args.base_url,
             login_email=args.login_email,
+            workers=args.workers,
             on_ready=ready,
         )
     except (OSError, AttestkitError) as exc:

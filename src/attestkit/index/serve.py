@@ -46,6 +46,67 @@ class Served:
     sigstore: Any | None
 
 
+#: Environment variable carrying the worker configuration to ``--workers`` processes.
+WORKER_ENV = "ATTESTKIT_SERVE_WORKER"
+
+
+@dataclass(frozen=True)
+class _Settings:
+    data_dir: str
+    url: str
+    database_url: str | None
+    local_sigstore: bool
+    audience: str
+    base_url: str | None
+    login_email: str | None
+
+
+def _build(settings: _Settings) -> tuple[Any, Index, Any]:
+    """The application for ``settings``: (app, index, local Sigstore or None)."""
+    from attestkit.index.app import create_app
+    from attestkit.trust import TrustRoot
+
+    base = Path(settings.data_dir)
+    extra_routes: list[Any] = []
+    trust_roots = [TrustRoot.production()]
+    issuers: tuple[OidcIssuer, ...] = PUBLIC_ISSUERS
+    instance = None
+    if settings.local_sigstore:
+        from attestkit.localsigstore.server import LocalSigstore
+        from attestkit.localsigstore.server import create_app as sigstore_app
+
+        instance = LocalSigstore.open(
+            base / "sigstore", settings.url, login_email=settings.login_email
+        )
+        config = instance.trust_config()
+        trust_roots.insert(0, TrustRoot.from_json(json.dumps(config), source="local Sigstore"))
+        jwks = instance.issuer.jwks()
+        issuers = (
+            OidcIssuer(GITHUB_ISSUER, "github", jwks=jwks),
+            OidcIssuer(GITLAB_ISSUER, "gitlab", jwks=jwks),
+            OidcIssuer(GOOGLE_ISSUER, "google", jwks=jwks),
+        )
+        extra_routes = list(sigstore_app(instance).routes)
+    index = Index.open(
+        IndexConfig(
+            data_dir=base / "index",
+            database_url=settings.database_url,
+            audience=settings.audience,
+            trust_roots=tuple(trust_roots),
+            oidc_issuers=issuers,
+            base_url=settings.base_url,
+        )
+    )
+    return create_app(index, extra_routes), index, instance
+
+
+def worker_app() -> Any:
+    """The app factory each ``--workers`` process imports (settings from the environment)."""
+    settings = _Settings(**json.loads(os.environ[WORKER_ENV]))
+    app, _, _ = _build(settings)
+    return app
+
+
 def serve(
     data_dir: str | os.PathLike[str],
     host: str = "127.0.0.1",
@@ -56,16 +117,22 @@ def serve(
     audience: str = "attestkit",
     base_url: str | None = None,
     login_email: str | None = None,
+    workers: int = 1,
     on_ready: Callable[[Served], None] | None = None,
 ) -> None:
-    """Serve until interrupted.  ``port=0`` picks a free port."""
+    """Serve until interrupted.  ``port=0`` picks a free port.
+
+    With ``workers > 1``, that many processes (uvicorn's supervisor) share the
+    listening socket; the database, the file store and the Sigstore log are
+    safe across processes (transactions; pages are cached per process but
+    validated against the database on every request).
+    """
     import fcntl
 
     import uvicorn
 
     from attestkit.encoding import atomic_write
-    from attestkit.index.app import create_app
-    from attestkit.trust import TrustRoot
+    from attestkit.index.reasons import ReasonPhraseH11Protocol
 
     base = Path(data_dir)
     base.mkdir(parents=True, exist_ok=True)
@@ -83,54 +150,44 @@ def serve(
     sock.listen(511)
     url_host = f"[{host}]" if family == socket.AF_INET6 else host
     url = f"http://{url_host}:{sock.getsockname()[1]}"
-
-    extra_routes: list[Any] = []
-    trust_roots = [TrustRoot.production()]
-    issuers: tuple[OidcIssuer, ...] = PUBLIC_ISSUERS
-    instance = None
-    if local_sigstore:
-        from attestkit.localsigstore.server import LocalSigstore
-        from attestkit.localsigstore.server import create_app as sigstore_app
-
-        instance = LocalSigstore.open(base / "sigstore", url, login_email=login_email)
-        config = instance.trust_config()
-        trust_roots.insert(0, TrustRoot.from_json(json.dumps(config), source="local Sigstore"))
-        jwks = instance.issuer.jwks()
-        issuers = (
-            OidcIssuer(GITHUB_ISSUER, "github", jwks=jwks),
-            OidcIssuer(GITLAB_ISSUER, "gitlab", jwks=jwks),
-            OidcIssuer(GOOGLE_ISSUER, "google", jwks=jwks),
-        )
-        extra_routes = list(sigstore_app(instance).routes)
-    index = Index.open(
-        IndexConfig(
-            data_dir=base / "index",
-            database_url=database_url,
-            audience=audience,
-            trust_roots=tuple(trust_roots),
-            oidc_issuers=issuers,
-            base_url=base_url,
-        )
+    settings = _Settings(
+        str(base), url, database_url, local_sigstore, audience, base_url, login_email
     )
-    app = create_app(index, extra_routes)
-    from attestkit.index.reasons import ReasonPhraseH11Protocol
-
+    # Built here even with workers: keys, schema migrations and the log are created once,
+    # before any worker starts.
+    app, index, instance = _build(settings)
     # PyPI puts its error messages in the reason phrase, where twine prints them; stock
     # uvicorn cannot send custom phrases, this protocol can (see attestkit.index.reasons).
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", http=ReasonPhraseH11Protocol
+    options: dict[str, Any] = {
+        "log_level": "warning",
+        "access_log": False,
+        "lifespan": "off",
+        "http": ReasonPhraseH11Protocol,
+    }
+    if workers > 1:
+        index.close()
+        if instance is not None:
+            instance.close()
+        os.environ[WORKER_ENV] = json.dumps(settings.__dict__)
+        config = uvicorn.Config(
+            "attestkit.index.serve:worker_app", factory=True, workers=workers, **options
         )
-    )
-    atomic_write(base / "server.json", json.dumps({"url": url, "pid": os.getpid()}).encode())
-    if instance is not None:
-        atomic_write(
-            base / "sigstore" / "server.json", json.dumps({"url": url, "pid": os.getpid()}).encode()
-        )
+    else:
+        config = uvicorn.Config(app, **options)
+    server = uvicorn.Server(config)
+    info = json.dumps({"url": url, "pid": os.getpid()}).encode()
+    atomic_write(base / "server.json", info)
+    if local_sigstore:
+        atomic_write(base / "sigstore" / "server.json", info)
     if on_ready is not None:
         on_ready(Served(url, index, instance))
     try:
-        server.run(sockets=[sock])
+        if workers > 1:
+            from uvicorn.supervisors.multiprocess import Multiprocess
+
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            server.run(sockets=[sock])
     finally:
         index.close()
         if instance is not None:
