@@ -66,6 +66,29 @@ class Served:
             self.proc.wait(timeout=30)
 
 
+def _post_wheel(
+    url: str, token: str, wheel: Path, session: requests.Session | None = None
+) -> requests.Response:
+    """Upload one wheel of demo-pkg with a user token, as twine would (without attestations)."""
+    data = wheel.read_bytes()
+    return (session or requests).post(
+        f"{url}/legacy/",
+        auth=("__token__", token),
+        timeout=60,
+        data={
+            ":action": "file_upload",
+            "protocol_version": "1",
+            "name": "demo-pkg",
+            "version": wheel.name.split("-")[1],
+            "metadata_version": "2.1",
+            "filetype": "bdist_wheel",
+            "pyversion": "py3",
+            "sha256_digest": hashlib.sha256(data).hexdigest(),
+        },
+        files={"content": (wheel.name, data, "application/octet-stream")},
+    )
+
+
 def _mint(served: Served) -> str:
     oidc = served.ak(
         "sigstore",
@@ -237,24 +260,8 @@ def test_kill_9_during_uploads_keeps_acknowledged_files(tmp_path: Path) -> None:
                 if not queue:
                     return
                 wheel = queue.pop()
-            data = wheel.read_bytes()
             try:
-                r = session.post(
-                    f"{served.url}/legacy/",
-                    auth=("__token__", token),
-                    timeout=30,
-                    data={
-                        ":action": "file_upload",
-                        "protocol_version": "1",
-                        "name": "demo-pkg",
-                        "version": wheel.name.split("-")[1],
-                        "metadata_version": "2.1",
-                        "filetype": "bdist_wheel",
-                        "pyversion": "py3",
-                        "sha256_digest": hashlib.sha256(data).hexdigest(),
-                    },
-                    files={"content": (wheel.name, data, "application/octet-stream")},
-                )
+                r = _post_wheel(served.url, token, wheel, session)
             except requests.RequestException:
                 return
             if r.status_code == 200:
@@ -325,23 +332,7 @@ def test_several_workers_share_the_index_and_the_log(tmp_path: Path) -> None:
         assert log["treeSize"] == len(wheels)
 
         def upload(wheel: Path) -> int:
-            data = wheel.read_bytes()
-            return requests.post(
-                f"{served.url}/legacy/",
-                auth=("__token__", token),
-                timeout=60,
-                data={
-                    ":action": "file_upload",
-                    "protocol_version": "1",
-                    "name": "demo-pkg",
-                    "version": wheel.name.split("-")[1],
-                    "metadata_version": "2.1",
-                    "filetype": "bdist_wheel",
-                    "pyversion": "py3",
-                    "sha256_digest": hashlib.sha256(data).hexdigest(),
-                },
-                files={"content": (wheel.name, data, "application/octet-stream")},
-            ).status_code
+            return _post_wheel(served.url, token, wheel).status_code
 
         from concurrent.futures import ThreadPoolExecutor
 

@@ -49,6 +49,7 @@ import logging
 import re
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -305,7 +306,7 @@ def _fold_prefix(value: str, separator: str) -> str:
     return head.lower() + sep + tail if sep else value.lower()
 
 
-class _Rules:
+class _Rules(ABC):
     """How one publisher kind is matched against verified claims."""
 
     kind: ClassVar[str]
@@ -316,9 +317,9 @@ class _Rules:
     #: The claim naming the primary identity, for "not found" messages.
     identity_claim: ClassVar[str]
 
+    @abstractmethod
     def check(self, config: Mapping[str, Any], claims: Mapping[str, Any], iss: str) -> None:
         """Raise :class:`_Mismatch` at the first check that fails."""
-        raise NotImplementedError
 
     def specificity(self, config: Mapping[str, Any]) -> int:
         """Higher wins when several publishers match (e.g. one with an environment)."""

@@ -528,11 +528,16 @@ class TransparencyLog:
     # -- reading -------------------------------------------------------------------
 
     def size(self) -> int:
-        """Number of entries (as of this process's last append or open)."""
-        return self._size
+        """Number of committed entries, including those other processes appended.
+
+        ``attestkit serve --workers N`` runs several processes on one log, so a
+        read must not report this process's last known size (one indexed lookup).
+        """
+        row = self._reader().execute("SELECT max(log_index) FROM entries").fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
 
     def _tree_size(self, size: int | None) -> int:
-        current = self._size
+        current = self.size()
         if size is None:
             return current
         if not 0 <= size <= current:
@@ -555,8 +560,9 @@ class TransparencyLog:
 
     def entry(self, index: int) -> LogEntry:
         """The entry at ``index``; :class:`IndexError` if there is none."""
-        if not 0 <= index < self._size:
-            raise IndexError(f"no log entry at index {index} (log size {self._size})")
+        current = self.size()
+        if not 0 <= index < current:
+            raise IndexError(f"no log entry at index {index} (log size {current})")
         row = (
             self._reader()
             .execute(
@@ -585,7 +591,7 @@ class TransparencyLog:
             .execute("SELECT log_index FROM entries WHERE leaf_hash = ?", (h,))
             .fetchone()
         )
-        if row is None or row[0] >= self._size:
+        if row is None:
             return None
         return self.entry(row[0])
 
@@ -678,7 +684,8 @@ class TransparencyLog:
         conn = _connect(self._sqlite, self.path, readonly=True)
         try:
             conn.execute("BEGIN")  # one snapshot for the whole audit
-            size = self._size
+            last = conn.execute("SELECT max(log_index) FROM entries").fetchone()[0]
+            size = 0 if last is None else int(last) + 1
             known: dict[tuple[int, int], bytes] = {}
             expected = 0
             rows = conn.execute(
