@@ -168,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow non-in-toto payloads and predicate types PyPI does not accept",
     )
     _sign_parser(sub)
+    _upload_parser(sub)
     _serve_parser(sub)
     _sigstore_parser(sub)
     _index_parser(sub)
@@ -253,6 +254,46 @@ def _sign_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="keep an existing attestation that verifies for this file and identity",
     )
     p.add_argument("--workers", type=int, default=8, help="concurrent log submissions (default 8)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _upload_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "upload",
+        help="upload distributions (and their attestations) to a package index",
+        description="Upload wheels/sdists with the legacy upload API, like twine upload."
+        " Attestations (<dist>.<kind>.attestation) are found next to each file and sent with"
+        " --attestations. Every input is checked before the first upload. Credentials:"
+        " flags, then $ATTESTKIT_USERNAME/$ATTESTKIT_PASSWORD (or TWINE_*), then .pypirc, then"
+        " keyring, then a prompt; the username defaults to __token__.",
+        epilog="Exit codes: 0 uploaded or skipped, 1 an upload was refused or failed,"
+        " 2 input or usage error (nothing uploaded).",
+    )
+    _add_verbose(p)
+    p.add_argument("dists", nargs="+", metavar="DIST", help="wheel or sdist files (or globs)")
+    p.add_argument(
+        "--attestations",
+        action="store_true",
+        help="send <dist>.*.attestation files; fail before uploading if a file has none",
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--repository-url",
+        metavar="URL",
+        help="upload URL (default $ATTESTKIT_REPOSITORY_URL / $TWINE_REPOSITORY_URL)",
+    )
+    where.add_argument("-r", "--repository", metavar="NAME", help=".pypirc section (default: pypi)")
+    p.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="report files the index already has as skipped (409, or 400 'already exists')",
+    )
+    p.add_argument("-u", "--username", metavar="NAME", help="default: __token__")
+    p.add_argument("-p", "--password", metavar="TOKEN", help="API token or password")
+    p.add_argument("--config-file", metavar="FILE", help="default: ~/.pypirc")
+    p.add_argument("--non-interactive", action="store_true", help="never prompt")
+    p.add_argument("--retries", type=int, default=5, help="retries on 5xx (default 5)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -445,6 +486,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from attestkit.cli.serve import run
         elif args.command == "sign":
             from attestkit.cli.sign import run
+        elif args.command == "upload":
+            from attestkit.cli.upload import run
         elif args.command == "sigstore":
             from attestkit.cli.sigstore import run
         elif args.command == "index":

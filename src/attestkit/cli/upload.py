@@ -1,0 +1,144 @@
+"""``attestkit upload``: upload distributions and their attestations (twine-compatible).
+
+Output: ``OK <dist>: uploaded (...)``, ``OK <dist>: skipped, already exists (...)``
+or ``FAIL <dist>: <status> <reason>: <server message>`` per file on stdout
+(``--json``: a list of ``{file, status, http_status, message}``).  Retries are
+announced on stderr.  Exit codes: 0 everything uploaded or skipped; 1 an
+upload was refused or failed; 2 input, configuration or usage error (nothing
+was uploaded).  The password or token is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from attestkit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from attestkit.cli._common import print_json
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``attestkit upload``."""
+    from attestkit.errors import AttestkitError
+    from attestkit.upload import (
+        UploadConfigError,
+        UploadInputError,
+        env_flag,
+        plan,
+        resolve_credentials,
+        upload,
+    )
+
+    try:
+        planned = plan(args.dists, attestations=args.attestations)
+    except UploadInputError as exc:
+        for error in exc.errors:
+            print(f"FAIL {error}", file=sys.stderr)
+        print("attestkit upload: nothing was uploaded", file=sys.stderr)
+        return EXIT_USAGE
+    interactive = (
+        not args.non_interactive
+        and not env_flag("NON_INTERACTIVE")
+        and sys.stdin.isatty()
+        and not os.environ.get("CI")
+    )
+    try:
+        creds = resolve_credentials(
+            repository_url=args.repository_url,
+            repository=args.repository,
+            username=args.username,
+            password=args.password,
+            config_file=args.config_file,
+            interactive=interactive,
+        )
+    except AttestkitError as exc:
+        print(f"attestkit upload: error: {exc}", file=sys.stderr)
+        print("attestkit upload: nothing was uploaded", file=sys.stderr)
+        return EXIT_USAGE
+
+    def on_retry(dist: Path, attempt: int, delay: float, reason: str) -> None:
+        print(
+            f"attestkit upload: {dist.name}: {reason}; retry {attempt} of {args.retries}"
+            f" in {delay:g} s",
+            file=sys.stderr,
+        )
+
+    try:
+        with _progress(enabled=not args.json) as on_progress:
+            results = upload(
+                args.dists,
+                repository_url=creds.repository_url,
+                username=creds.username,
+                password=creds.password,
+                attestations=args.attestations,
+                skip_existing=args.skip_existing,
+                retries=args.retries,
+                timeout=args.timeout,
+                on_progress=on_progress,
+                on_retry=on_retry,
+                planned=planned,
+            )
+    except (UploadConfigError, UploadInputError) as exc:
+        print(f"attestkit upload: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    failed = any(r.status == "failed" for r in results)
+    if args.json:
+        print_json(
+            [
+                {
+                    "file": str(r.dist),
+                    "status": r.status,
+                    "http_status": r.http_status,
+                    "message": r.message,
+                }
+                for r in results
+            ]
+        )
+        return EXIT_FAILED if failed else EXIT_OK
+    for r in results:
+        if r.status == "uploaded":
+            extra = f" with {r.attestations} attestation(s)" if r.attestations else ""
+            print(f"OK {r.dist}: uploaded{extra} to {creds.repository_url}")
+        elif r.status == "skipped":
+            print(f"OK {r.dist}: skipped, already exists ({r.message})")
+        else:
+            print(f"FAIL {r.dist}: {r.message}")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+@contextmanager
+def _progress(*, enabled: bool) -> Iterator[Callable[[Path, int, int], None] | None]:
+    """A rich byte-progress bar on an interactive terminal; nothing in CI logs or pipes."""
+    if not enabled or not sys.stderr.isatty() or os.environ.get("CI"):
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(compact=True, elapsed_when_finished=True),
+        TransferSpeedColumn(),
+        transient=True,
+    ) as progress:
+        tasks: dict[Path, object] = {}
+
+        def update(dist: Path, sent: int, total: int) -> None:
+            task = tasks.get(dist)
+            if task is None:
+                task = tasks[dist] = progress.add_task(dist.name, total=total)
+            progress.update(task, completed=sent, total=total)  # type: ignore[arg-type]
+
+        yield update
