@@ -169,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _sign_parser(sub)
     _upload_parser(sub)
+    _publish_parser(sub)
     _serve_parser(sub)
     _sigstore_parser(sub)
     _index_parser(sub)
@@ -293,6 +294,39 @@ def _upload_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("-p", "--password", metavar="TOKEN", help="API token or password")
     p.add_argument("--config-file", metavar="FILE", help="default: ~/.pypirc")
     p.add_argument("--non-interactive", action="store_true", help="never prompt")
+    p.add_argument("--retries", type=int, default=5, help="retries on 5xx (default 5)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _publish_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "publish",
+        help="publish from CI: Trusted Publishing exchange, signing and attested upload",
+        description="Check the inputs, read the index's Trusted Publishing audience, get an"
+        " OIDC token for it from the CI platform (GitHub Actions, GitLab CI, Google Cloud,"
+        " Buildkite, CircleCI), exchange it for an upload token, sign every file with the"
+        " ambient Sigstore identity (keeping attestations that already verify), and upload"
+        " the files with their attestations, refreshing the upload token before it expires.",
+        epilog="Exit codes: 0 uploaded or skipped, 1 exchange, signing or an upload failed,"
+        " 2 input error or no OIDC credentials (nothing uploaded).",
+    )
+    _add_verbose(p)
+    p.add_argument("dists", nargs="+", metavar="DIST", help="wheel or sdist files (or globs)")
+    p.add_argument(
+        "--repository-url",
+        metavar="URL",
+        help="upload URL (default: https://upload.pypi.org/legacy/)",
+    )
+    where = p.add_argument_group("Sigstore instance").add_mutually_exclusive_group()
+    where.add_argument(
+        "--local", metavar="URL", help="a running attestkit instance (its trust config)"
+    )
+    where.add_argument("--staging", action="store_true", help="Sigstore's staging instance")
+    where.add_argument("--trust-config", metavar="FILE", help="a ClientTrustConfig file")
+    p.add_argument(
+        "--skip-existing", action="store_true", help="report files the index has as skipped"
+    )
     p.add_argument("--retries", type=int, default=5, help="retries on 5xx (default 5)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -488,6 +522,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from attestkit.cli.sign import run
         elif args.command == "upload":
             from attestkit.cli.upload import run
+        elif args.command == "publish":
+            from attestkit.cli.publish import run
         elif args.command == "sigstore":
             from attestkit.cli.sigstore import run
         elif args.command == "index":

@@ -1,0 +1,94 @@
+"""``attestkit publish``: Trusted Publishing exchange, signing and attested upload from CI.
+
+Output: progress and warnings on stderr; per file on stdout
+``OK <dist>: uploaded; provenance <url>``, ``OK <dist>: skipped, already exists (...)``
+or ``FAIL <dist>: <message>`` (``--json``: ``{"origin", "audience", "mints",
+"warnings", "files": [{file, status, http_status, message, provenance}]}``).
+Exit codes: 0 everything uploaded or skipped; 1 the index refused the exchange or
+an upload, or signing failed; 2 input error or no OIDC credentials (nothing was
+uploaded).  No token (OIDC or minted) is ever printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from attestkit.cli import EXIT_FAILED, EXIT_OK
+from attestkit.cli._common import print_json
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``attestkit publish``."""
+    from attestkit.errors import AttestkitError
+    from attestkit.publish import PublishError, PublishInputError, publish
+    from attestkit.signing import SigningServices
+    from attestkit.upload import PYPI_UPLOAD_URL
+
+    def services() -> SigningServices:
+        if args.local:
+            return SigningServices.from_local(args.local, timeout=args.timeout)
+        if args.staging:
+            return SigningServices.staging()
+        if args.trust_config:
+            return SigningServices.from_file(args.trust_config)
+        return SigningServices.production()
+
+    def event(message: str) -> None:
+        print(f"attestkit publish: {message}", file=sys.stderr)
+
+    try:
+        report = publish(
+            args.dists,
+            repository_url=args.repository_url or PYPI_UPLOAD_URL,
+            services=services,
+            skip_existing=args.skip_existing,
+            timeout=args.timeout,
+            retries=args.retries,
+            on_event=event,
+        )
+    except PublishInputError as exc:
+        for line in exc.lines:
+            print(f"FAIL {line}", file=sys.stderr)
+        print("attestkit publish: nothing was uploaded", file=sys.stderr)
+        return exc.exit_code
+    except PublishError as exc:
+        first, *rest = exc.lines or [str(exc)]
+        print(f"attestkit publish: error: {first}", file=sys.stderr)
+        for line in rest:
+            print(line, file=sys.stderr)
+        print("attestkit publish: nothing was uploaded", file=sys.stderr)
+        return exc.exit_code
+    except AttestkitError as exc:
+        print(f"attestkit publish: error: {exc}", file=sys.stderr)
+        print("attestkit publish: nothing was uploaded", file=sys.stderr)
+        return EXIT_FAILED
+    code = EXIT_OK if report.ok else EXIT_FAILED
+    if args.json:
+        print_json(
+            {
+                "origin": report.origin,
+                "audience": report.audience,
+                "mints": report.mints,
+                "warnings": report.warnings,
+                "files": [
+                    {
+                        "file": str(r.dist),
+                        "status": r.status,
+                        "http_status": r.http_status,
+                        "message": r.message,
+                        "provenance": r.provenance_url,
+                    }
+                    for r in report.results
+                ],
+            }
+        )
+        return code
+    for r in report.results:
+        if r.status == "uploaded":
+            print(f"OK {r.dist}: uploaded; provenance {r.provenance_url}")
+        elif r.status == "skipped":
+            print(f"OK {r.dist}: skipped, already exists ({r.message})")
+        else:
+            print(f"FAIL {r.dist}: {r.message}")
+    return code
