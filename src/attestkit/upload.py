@@ -620,8 +620,13 @@ def upload(
     on_retry: RetryCallback | None = None,
     backoff: float = 0.5,
     planned: Sequence[PlannedUpload] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> list[UploadResult]:
     """Upload ``dists`` in order; stop at the first failure.
+
+    Attestations are sent only to an index that takes them: PyPI and TestPyPI,
+    or one whose Simple API announces PEP 740 (api-version 1.3 or later);
+    otherwise the files go up without them and ``on_warning`` says so.
 
     Inputs are checked first (:func:`plan`, raising :class:`UploadInputError`
     before anything is sent).  Files after a failed one are reported as
@@ -641,6 +646,15 @@ def upload(
     session.headers["User-Agent"] = (
         f"attestkit/{__version__} {platform.python_implementation()}/{platform.python_version()}"
     )
+    if any(job.attestations for job in jobs) and not attestations_supported(url, session, timeout):
+        if on_warning is not None:
+            on_warning(
+                f"{_safe_url(url)} does not announce support for PEP 740 attestations"
+                " (Simple API 1.3 or later): uploading without them"
+            )
+        jobs = [
+            PlannedUpload(j.path, [f for f in j.fields if f[0] != "attestations"]) for j in jobs
+        ]
     results: list[UploadResult] = []
     try:
         for number, job in enumerate(jobs):
@@ -666,6 +680,34 @@ def upload(
     finally:
         session.close()
     return results
+
+
+def attestations_supported(url: str, session: Any, timeout: float) -> bool:
+    """Whether the index behind upload ``url`` takes PEP 740 attestations.
+
+    PyPI and TestPyPI do; any other index is asked for its Simple API
+    version: PEP 740 arrived with api-version 1.3.
+    """
+    from urllib.parse import urlsplit
+
+    import requests
+
+    from attestkit.constants import INDEX_HOST, TEST_INDEX_HOST
+
+    parts = urlsplit(url)
+    if parts.hostname in {INDEX_HOST, f"upload.{INDEX_HOST}", TEST_INDEX_HOST}:
+        return True
+    try:
+        response = session.get(
+            f"{parts.scheme}://{parts.netloc}/simple/",
+            headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+            timeout=timeout,
+        )
+        version = response.json()["meta"]["api-version"]
+        major, minor = (int(x) for x in str(version).split(".")[:2])
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return False
+    return (major, minor) >= (1, 3)
 
 
 def _upload_one(

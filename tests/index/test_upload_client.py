@@ -468,3 +468,35 @@ def test_same_form_as_twine(
         assert sorted(ours) == sorted(theirs)
         assert [n for n, _ in ours][-5:] == [n for n, _ in theirs][-5:]  # digests .. content
     assert state["auth"][0] == state["auth"][-1]
+
+
+def test_attestations_not_sent_where_unsupported(
+    scripted: tuple[str, dict[str, Any]],
+    local_sigstore: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An index without PEP 740 (no Simple API 1.3): upload without them, with a warning."""
+    url, state = scripted
+    sdist = make_sdist(tmp_path)
+    _sign(local_sigstore, sdist)
+    code, out, err = run_upload(
+        capsys, "--attestations", "--repository-url", url, "-p", "tok", str(sdist)
+    )
+    assert code == 0, out + err
+    assert "does not announce support for PEP 740 attestations" in err
+    (body,) = state["bodies"]
+    assert b'name="attestations"' not in body
+    assert b'name="content"' in body
+
+
+def test_attestations_sent_to_an_index_that_announces_pep740(
+    index_server: Callable[..., Server], local_sigstore: Any, tmp_path: Path
+) -> None:
+    from attestkit.upload import attestations_supported
+
+    server = index_server()
+    with requests.Session() as session:
+        assert attestations_supported(f"{server.url}/legacy/", session, 10)
+        assert attestations_supported("https://upload.pypi.org/legacy/", session, 10)
+        assert not attestations_supported("http://127.0.0.1:9/legacy/", session, 2)

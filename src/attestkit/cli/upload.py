@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
                 on_progress=on_progress,
                 on_retry=on_retry,
                 planned=planned,
+                on_warning=lambda text: print(f"warning: {text}", file=sys.stderr),
             )
     except (UploadConfigError, UploadInputError) as exc:
         print(f"attestkit upload: error: {exc}", file=sys.stderr)
