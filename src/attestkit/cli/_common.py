@@ -12,7 +12,14 @@ if TYPE_CHECKING:
     from attestkit.policy import Policy
     from attestkit.verify import Verifier
 
-__all__ = ["UsageError", "fail_usage", "policy_from_args", "print_json", "verifier_from_args"]
+__all__ = [
+    "UsageError",
+    "fail_usage",
+    "policy_from_args",
+    "print_json",
+    "progress_wanted",
+    "verifier_from_args",
+]
 
 
 class UsageError(Exception):
@@ -115,6 +122,13 @@ def _repository_policy(args: argparse.Namespace) -> Policy:
             strict_environment=args.environment is not None,
         )
     fail_usage(f"unsupported repository host {parts.netloc!r} (use github.com or gitlab.com)")
+
+
+def progress_wanted(enabled: bool = True) -> bool:
+    """Draw progress bars only on an interactive terminal, never in CI logs or pipes."""
+    import os
+
+    return enabled and sys.stderr.isatty() and not os.environ.get("CI")
 
 
 def print_json(value: Any, stream: TextIO | None = None) -> None:

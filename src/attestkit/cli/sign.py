@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from attestkit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from attestkit.cli._common import print_json
+from attestkit.cli._common import print_json, progress_wanted
 from attestkit.errors import AttestkitError
 
 
@@ -113,7 +113,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 @contextmanager
 def _progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     """A rich progress bar on an interactive terminal; nothing in CI logs or pipes."""
-    if not enabled or not sys.stderr.isatty() or os.environ.get("CI"):
+    if not progress_wanted(enabled):
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from attestkit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from attestkit.cli._common import print_json
+from attestkit.cli._common import print_json, progress_wanted
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 @contextmanager
 def _progress(*, enabled: bool) -> Iterator[Callable[[Path, int, int], None] | None]:
     """A rich byte-progress bar on an interactive terminal; nothing in CI logs or pipes."""
-    if not enabled or not sys.stderr.isatty() or os.environ.get("CI"):
+    if not progress_wanted(enabled):
         yield None
         return
     from rich.progress import (
