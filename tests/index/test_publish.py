@@ -112,23 +112,7 @@ def _dists(tmp_path: Path, name: str = "demo-pkg", version: str = "1.0") -> list
 def test_github_actions_publish_verify_and_republish(tmp_path: Path) -> None:
     served = Served(tmp_path / "data")
     try:
-        d = str(served.data_dir)
-        served.ak("index", "--data-dir", d, "user", "add", "alice")
-        served.ak(
-            "index",
-            "--data-dir",
-            d,
-            "publisher",
-            "add",
-            "--pending",
-            "demo-pkg",
-            "--owner",
-            "alice",
-            "--github",
-            "octo/demo",
-            "--workflow",
-            "release.yml",
-        )
+        served.pending_github_publisher()
         wheel, sdist = _dists(tmp_path)
         env = _clean_env(**_runner_env(served))
         proc = _publish(served, env, str(tmp_path / "dist" / "*"))

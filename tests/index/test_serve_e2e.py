@@ -60,6 +60,26 @@ class Served:
         assert out.returncode == 0, out.stderr
         return out.stdout.strip()
 
+    def pending_github_publisher(self, project: str = "demo-pkg", repo: str = "octo/demo") -> None:
+        """User alice registers a pending GitHub publisher (release.yml) for ``project``."""
+        d = str(self.data_dir)
+        self.ak("index", "--data-dir", d, "user", "add", "alice")
+        self.ak(
+            "index",
+            "--data-dir",
+            d,
+            "publisher",
+            "add",
+            "--pending",
+            project,
+            "--owner",
+            "alice",
+            "--github",
+            repo,
+            "--workflow",
+            "release.yml",
+        )
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -109,23 +129,7 @@ def _mint(served: Served) -> str:
 def test_publish_install_and_verify_through_attestkit_serve(tmp_path: Path) -> None:
     served = Served(tmp_path / "data")
     try:
-        d = str(served.data_dir)
-        served.ak("index", "--data-dir", d, "user", "add", "alice")
-        served.ak(
-            "index",
-            "--data-dir",
-            d,
-            "publisher",
-            "add",
-            "--pending",
-            "demo-pkg",
-            "--owner",
-            "alice",
-            "--github",
-            "octo/demo",
-            "--workflow",
-            "release.yml",
-        )
+        served.pending_github_publisher()
         dist = tmp_path / "dist"
         dist.mkdir()
         wheel = make_wheel(dist, "demo-pkg", "1.0")
