@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attestkit.index.storage import FileStore
+from attestkit.jwks import OidcIssuer
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -25,21 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["Index", "IndexConfig", "OidcIssuer", "default_data_dir", "index_dir"]
 
 MiB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class OidcIssuer:
-    """An OIDC issuer accepted for Trusted Publishing.
-
-    ``iss`` is the issuer string in tokens; keys come from ``jwks`` (a JWKS
-    document, for offline stand-ins like the embedded issuer) or are
-    discovered from ``discovery_url`` (``<url>/.well-known/openid-configuration``).
-    """
-
-    iss: str
-    kind: str  # "github", "gitlab", "google", "activestate"
-    discovery_url: str | None = None
-    jwks: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
