@@ -227,7 +227,17 @@ def start_attestkit(base: Path) -> Server:
     data = base / "attestkit"
     log = base / "attestkit.log"
     proc = subprocess.Popen(
-        [str(BIN / "attestkit"), "serve", "--data-dir", str(data), "--host", HOST, "--port", "0"],
+        [
+            str(BIN / "attestkit"),
+            "serve",
+            "--dev",
+            "--data-dir",
+            str(data),
+            "--host",
+            HOST,
+            "--port",
+            "0",
+        ],
         stdout=subprocess.PIPE,
         stderr=log.open("wb"),
     )

@@ -79,6 +79,8 @@ class CertificateClaims:
     fingerprint: str
     #: OIDs (dotted) whose values could not be decoded.
     undecodable: tuple[str, ...] = field(default=())
+    #: The organization (O=) of the issuing CA, if it names one.
+    issuer_organization: str | None = None
 
     @classmethod
     def from_certificate(cls, cert: Certificate) -> CertificateClaims:
@@ -124,6 +126,10 @@ class CertificateClaims:
                     claims[FULCIO_DER_OIDS[number]] = der_utf8string(raw)
             except (ValueError, UnicodeDecodeError):
                 bad.append(dotted)
+        from cryptography.x509.oid import NameOID
+
+        organizations = cert.issuer.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        organization = organizations[0].value if organizations else None
         return cls(
             sans=tuple(sans),
             claims=claims,
@@ -133,6 +139,7 @@ class CertificateClaims:
             issuer_dn=cert.issuer.rfc4514_string(),
             fingerprint=hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest(),
             undecodable=tuple(bad),
+            issuer_organization=organization if isinstance(organization, str) else None,
         )
 
     @classmethod
@@ -144,6 +151,18 @@ class CertificateClaims:
     def issuer(self) -> str | None:
         """The OIDC issuer: ``.8`` (v2) if present, else ``.1`` (v1)."""
         return self.claims.get("issuer") or self.claims.get("issuer_v1")
+
+    @property
+    def simulated(self) -> bool:
+        """Whether an attestkit *development* instance issued this certificate.
+
+        Its identity is simulated: the instance's own key signed the OIDC token,
+        whatever issuer it names.  Meaningful once the chain has been verified
+        (anyone can write any issuer name into an unverified certificate).
+        """
+        from attestkit.constants import DEV_CA_ORGANIZATIONS
+
+        return self.issuer_organization in DEV_CA_ORGANIZATIONS
 
     @property
     def identity(self) -> str | None:

@@ -40,6 +40,14 @@ CIRCLECI_ISSUER: Final = "https://oidc.circleci.com"
 BUILDKITE_ISSUER: Final = "https://agent.buildkite.com"
 ACTIVESTATE_ISSUER: Final = "https://platform.activestate.com/api/v1/oauth/oidc"
 
+#: The organization (O=) of the CA certificates of an attestkit development
+#: instance, whose identities are simulated; ``attestkit.local`` is what instances
+#: created before development mode was fenced used (they all simulated identities).
+DEV_CA_ORGANIZATION: Final = "attestkit development instance (simulated identities)"
+DEV_CA_ORGANIZATIONS: Final = frozenset({DEV_CA_ORGANIZATION, "attestkit.local"})
+#: Default organization of a private (production) attestkit Sigstore CA.
+PRIVATE_CA_ORGANIZATION: Final = "attestkit private Sigstore"
+
 #: Forge hosts used to build repository URIs.
 GITHUB_URL: Final = "https://github.com"
 GITLAB_URL: Final = "https://gitlab.com"

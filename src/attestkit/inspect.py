@@ -105,6 +105,7 @@ def summarize_attestation(att: Attestation) -> dict[str, Any]:
             "not_before": _iso(claims.not_before),
             "not_after": _iso(claims.not_after),
             "issuer": claims.issuer_dn,
+            "simulated_identity": claims.simulated,
             "serial": format(claims.serial, "x"),
             "sha256": claims.fingerprint,
             "claims": c,
@@ -194,6 +195,13 @@ def _render_attestation(att: dict[str, Any]) -> list[str]:
         cert = att["certificate"]
         rows.append(("valid", f"{cert['not_before']} to {cert['not_after']}"))
         rows.append(("cert issuer", cert["issuer"]))
+        if cert.get("simulated_identity"):
+            rows.append(
+                (
+                    "WARNING",
+                    "issued by an attestkit development instance: the identity is simulated",
+                )
+            )
     for entry in att["transparency_entries"]:
         if "error" in entry:
             rows.append(("log entry", f"INVALID: {entry['error']}"))

@@ -35,6 +35,7 @@ __all__ = [
     "OidcIssuer",
     "check_issuer_url",
     "fetch_jwks",
+    "forge_url",
     "is_loopback_host",
     "parse_jwks",
 ]
@@ -75,6 +76,25 @@ def is_loopback_host(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def forge_url(kind: str, issuer: str) -> str:
+    """The web URL of the forge whose CI ``issuer`` signs tokens (no trailing slash).
+
+    GitHub.com's issuer (token.actions.githubusercontent.com) belongs to
+    https://github.com; a GitHub Enterprise Server issuer
+    ``https://HOST/_services/token`` to ``https://HOST``.  A GitLab issuer is the
+    GitLab instance's own URL (https://gitlab.com, or a self-managed one).
+    """
+    from attestkit.constants import GITHUB_ISSUER, GITHUB_URL
+
+    issuer = issuer.rstrip("/")
+    if kind == "github":
+        if issuer == GITHUB_ISSUER:
+            return GITHUB_URL
+        parts = urlsplit(issuer)
+        return f"{parts.scheme}://{parts.netloc}"
+    return issuer
 
 
 def check_issuer_url(url: str) -> str:

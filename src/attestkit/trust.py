@@ -232,6 +232,23 @@ class TrustRoot:
         return {kid: key.public_key for kid, key in self.ct_keyring.items()}
 
     @cached_property
+    def development(self) -> bool:
+        """Whether a CA of this root is an attestkit development instance's.
+
+        Such an instance simulates identities (see :mod:`attestkit.devmode`), so
+        a production index never trusts its root.
+        """
+        from cryptography.x509.oid import NameOID
+
+        from attestkit.constants import DEV_CA_ORGANIZATIONS
+
+        return any(
+            attribute.value in DEV_CA_ORGANIZATIONS
+            for cert in self.fulcio_certs
+            for attribute in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        )
+
+    @cached_property
     def store(self) -> Store:
         """A ``cryptography`` verification ``Store`` of :attr:`fulcio_certs` (built once)."""
         from cryptography.x509.verification import Store

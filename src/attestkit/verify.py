@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from attestkit.trust import TrustRoot
 
 __all__ = [
+    "SIMULATED_WARNING",
     "ProvenanceResult",
     "VerificationResult",
     "Verifier",
@@ -57,6 +58,12 @@ __all__ = [
 ]
 
 Backend = Literal["attestkit", "sigstore"]
+
+#: The warning on every attestation whose certificate a development instance issued.
+SIMULATED_WARNING = (
+    "the certificate chains to an attestkit development instance: its identity is"
+    " simulated, not proven by a real CI provider"
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,7 @@ class VerificationResult:
             },
             "signed_at": self.time.isoformat(),
             "log_indexes": list(self.log_indexes),
+            "simulated_identity": self.claims.simulated,
             "warnings": list(self.warnings),
         }
 
@@ -196,6 +204,8 @@ class Verifier:
         claims = claims_box[0] if claims_box else self._claims_for(vm.certificate, cert)
 
         statement, warnings = self._check_statement(attestation, dist)
+        if claims.simulated:
+            warnings.append(SIMULATED_WARNING)
         return VerificationResult(
             predicate_type=statement.predicate_type,
             predicate=statement.predicate,

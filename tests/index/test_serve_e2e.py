@@ -38,6 +38,7 @@ class Served:
             [
                 *AK,
                 "serve",
+                "--dev",
                 "--data-dir",
                 str(data_dir),
                 "--login-email",

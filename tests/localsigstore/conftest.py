@@ -74,6 +74,7 @@ def start_instance(data_dir: Path, port: int = 0) -> Instance:
             "attestkit",
             "sigstore",
             "serve",
+            "--dev",
             "--data-dir",
             str(data_dir),
             "--port",

@@ -207,6 +207,7 @@ def test_second_server_on_same_data_dir_is_refused(instance: Instance) -> None:
             "attestkit",
             "sigstore",
             "serve",
+            "--dev",
             "--data-dir",
             str(instance.data_dir),
         ],

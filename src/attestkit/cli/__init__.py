@@ -179,13 +179,26 @@ def build_parser() -> argparse.ArgumentParser:
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "serve",
-        help="serve a package index (with the embedded Sigstore) over HTTP",
+        help="serve a package index over HTTP (production, or --dev with the embedded Sigstore)",
         description="Serve the package index: upload (POST /legacy/, with PEP 740"
         " attestations), Simple, Integrity and JSON APIs, Trusted Publishing and provenance"
-        " pages. By default the embedded Sigstore runs on the same port, and its OIDC issuer"
-        " stands in for GitHub, GitLab and Google, so everything works offline.",
+        " pages. Production (the default) trusts only the real CI issuers, the custom issuers"
+        " registered per publisher, public Sigstore and --trust-root files. --dev adds the"
+        " embedded Sigstore, whose issuer simulates GitHub, GitLab and Google identities so"
+        " everything works offline: loopback only, for development and tests.",
     )
     _add_verbose(p)
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="attestkit.toml with a [serve] table (flags given here win over it)",
+    )
+    p.add_argument(
+        "--dev",
+        action="store_true",
+        default=None,
+        help="development mode: embedded Sigstore with simulated CI identities (loopback only)",
+    )
     p.add_argument(
         "--data-dir",
         metavar="DIR",
@@ -196,19 +209,27 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="URL",
         help="postgresql://USER:PW@HOST/DB (default: SQLite in DIR/index)",
     )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0, help="TCP port (default: any free port)")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="TCP port (default: any free port)")
     p.add_argument(
-        "--no-local-sigstore",
-        action="store_true",
-        help="trust only public Sigstore and the real CI issuers (no embedded instance)",
+        "--trust-root",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="also verify attestations against this Sigstore trust root (ClientTrustConfig or"
+        " TrustedRoot JSON, e.g. a private `attestkit sigstore serve`); repeatable",
     )
-    p.add_argument("--audience", default="attestkit", help="Trusted Publishing audience")
+    p.add_argument(
+        "--no-public-sigstore",
+        action="store_false",
+        dest="public_sigstore",
+        default=None,
+        help="do not trust public Sigstore (air-gapped: only --trust-root files)",
+    )
+    p.add_argument("--audience", help="Trusted Publishing audience (default attestkit)")
     p.add_argument("--base-url", help="external URL for absolute links (default: per request)")
-    p.add_argument("--login-email", metavar="EMAIL", help="identity of the embedded login")
-    p.add_argument(
-        "--workers", type=int, default=1, help="server processes sharing the port (default 1)"
-    )
+    p.add_argument("--login-email", metavar="EMAIL", help="identity of the embedded login (--dev)")
+    p.add_argument("--workers", type=int, help="server processes sharing the port (default 1)")
 
 
 def _sign_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -350,15 +371,47 @@ def _sigstore_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
             " ~/.local/share/attestkit/sigstore",
         )
 
-    q = ssub.add_parser("serve", help="serve the instance over HTTP")
+    q = ssub.add_parser(
+        "serve",
+        help="serve the instance over HTTP (private, or --dev with simulated identities)",
+        description="A private Sigstore (the default) trusts only the OIDC issuers it is"
+        " configured with (--issuer KIND=URL or [[sigstore.issuers]] in --config), e.g. a"
+        " self-managed GitLab: an air-gapped company's own CA and log. --dev runs the"
+        " embedded OIDC issuer instead, which simulates GitHub, GitLab, Google, CircleCI and"
+        " Buildkite identities for development and tests (loopback only).",
+    )
     _add_verbose(q)
     data_dir(q)
-    q.add_argument("--host", default="127.0.0.1")
-    q.add_argument("--port", type=int, default=0, help="TCP port (default: any free port)")
+    q.add_argument(
+        "--config",
+        metavar="FILE",
+        help="attestkit.toml with a [sigstore] table (flags given here win over it)",
+    )
+    q.add_argument(
+        "--dev",
+        action="store_true",
+        default=None,
+        help="development mode: the embedded issuer simulates CI identities (loopback only)",
+    )
+    q.add_argument(
+        "--issuer",
+        metavar="KIND=URL",
+        action="append",
+        default=[],
+        help="trust this OIDC issuer (KIND: github, gitlab, google, circleci, buildkite,"
+        " email; URL https://, or http:// on loopback); repeatable",
+    )
+    q.add_argument(
+        "--ca-name",
+        metavar="NAME",
+        help="organization named by a new private instance's CA certificates",
+    )
+    q.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    q.add_argument("--port", type=int, help="TCP port (default: any free port)")
     q.add_argument(
         "--login-email",
         metavar="EMAIL",
-        help="identity of the interactive browser login (default: <user>@localhost)",
+        help="identity of the interactive browser login (--dev; default: <user>@localhost)",
     )
 
     q = ssub.add_parser(
@@ -391,6 +444,12 @@ def _sigstore_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     q.add_argument("--ref", help="git ref, e.g. refs/tags/v1 (GitHub) or main (GitLab)")
     q.add_argument("--sha", help="commit sha")
     q.add_argument("--environment", help="deployment environment")
+    q.add_argument(
+        "--self-managed",
+        action="store_true",
+        help="with --gitlab: a self-managed GitLab whose issuer is this instance's URL (its"
+        " tokens verify through the instance's OpenID discovery, like a real GitLab's)",
+    )
     q.add_argument("--pipeline-definition-id", help="CircleCI pipeline definition id")
     q.add_argument("--vcs-origin", help="CircleCI VCS origin, e.g. github.com/org/repo")
     q.add_argument("--audience", default="sigstore", help="token audience (default: sigstore)")

@@ -1,23 +1,42 @@
-"""``attestkit serve``: the package index, with the embedded Sigstore by default."""
+"""``attestkit serve``: the package index (production, or ``--dev`` with the embedded Sigstore)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from attestkit.cli import EXIT_OK, EXIT_USAGE
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
+    from attestkit.config import ServeConfig, load_config
     from attestkit.errors import AttestkitError
     from attestkit.index.core import default_data_dir
     from attestkit.index.serve import Served, serve
 
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    try:
+        conf = load_config(args.config).serve if args.config else ServeConfig()
+    except AttestkitError as exc:
+        print(f"attestkit serve: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    def pick(flag: object, configured: object, default: object) -> Any:
+        return flag if flag is not None else configured if configured is not None else default
+
+    data_dir = Path(pick(args.data_dir, conf.data_dir, None) or default_data_dir())
+    dev = bool(pick(args.dev, conf.dev, False))
 
     def ready(served: Served) -> None:
+        if dev:
+            print(
+                "attestkit: DEVELOPMENT INSTANCE: identities are simulated; never use it for"
+                " real releases",
+                file=sys.stderr,
+                flush=True,
+            )
         print(f"attestkit: serving {served.url} (data in {data_dir})", flush=True)
         print(f"  index:   {served.url}/simple/   upload: {served.url}/legacy/", flush=True)
         if served.sigstore is not None:
@@ -29,14 +48,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         serve(
             data_dir,
-            args.host,
-            args.port,
-            database_url=args.database_url,
-            local_sigstore=not args.no_local_sigstore,
-            audience=args.audience,
-            base_url=args.base_url,
-            login_email=args.login_email,
-            workers=args.workers,
+            pick(args.host, conf.host, "127.0.0.1"),
+            pick(args.port, conf.port, 0),
+            dev=dev,
+            database_url=pick(args.database_url, conf.database_url, None),
+            trust_roots=[*conf.trust_roots, *args.trust_root],
+            public_sigstore=pick(args.public_sigstore, conf.public_sigstore, True),
+            audience=pick(args.audience, conf.audience, "attestkit"),
+            base_url=pick(args.base_url, conf.base_url, None),
+            login_email=pick(args.login_email, conf.login_email, None),
+            workers=pick(args.workers, conf.workers, 1),
             on_ready=ready,
         )
     except (OSError, AttestkitError) as exc:

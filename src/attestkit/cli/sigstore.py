@@ -6,6 +6,7 @@ import argparse
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +18,49 @@ def run(args: argparse.Namespace) -> int:
     """Dispatch to the ``sigstore`` actions."""
     from attestkit.localsigstore.server import default_data_dir
 
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     if args.sigstore_command == "serve":
-        return _serve(args, data_dir)
+        return _serve(args, default_data_dir)
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     if args.sigstore_command == "trust-config":
         return _trust_config(args, data_dir)
     return _token(args, data_dir)
 
 
-def _serve(args: argparse.Namespace, data_dir: Path) -> int:
+def _serve(args: argparse.Namespace, default_dir: Callable[[], Path]) -> int:
+    from attestkit.config import SigstoreConfig, load_config, parse_issuer
+    from attestkit.errors import AttestkitError
     from attestkit.localsigstore.server import LocalSigstore, serve
 
+    try:
+        conf = load_config(args.config).sigstore if args.config else SigstoreConfig()
+    except AttestkitError as exc:
+        print(f"attestkit sigstore serve: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    issuers = list(conf.issuers)
+    for spec in args.issuer:
+        kind, sep, url = spec.partition("=")
+        try:
+            if not sep:
+                raise ValueError(
+                    f"--issuer {spec!r}: want KIND=URL, e.g. gitlab=https://gitlab.example.com"
+                )
+            issuers.append(parse_issuer(kind, url))
+        except ValueError as exc:
+            fail_usage(str(exc))
+    dev = bool(args.dev if args.dev is not None else conf.dev)
+    data_dir = Path(args.data_dir or conf.data_dir or default_dir())
+
     def ready(instance: LocalSigstore) -> None:
+        if dev:
+            print(
+                "attestkit sigstore: DEVELOPMENT INSTANCE: identities are simulated; never"
+                " use it for real releases",
+                file=sys.stderr,
+                flush=True,
+            )
+        else:
+            names = ", ".join(f"{i.kind} {i.iss}" for i in issuers)
+            print(f"attestkit sigstore: private instance trusting {names}", file=sys.stderr)
         print(f"attestkit sigstore: serving {instance.url} (data in {data_dir})", flush=True)
         quoted = shlex.quote(str(data_dir))
         print(
@@ -38,9 +70,19 @@ def _serve(args: argparse.Namespace, data_dir: Path) -> int:
         )
 
     try:
-        serve(data_dir, args.host, args.port, login_email=args.login_email, on_ready=ready)
-    except OSError as exc:
-        print(f"attestkit sigstore serve: error: {exc.strerror or exc}", file=sys.stderr)
+        serve(
+            data_dir,
+            args.host or conf.host or "127.0.0.1",
+            args.port if args.port is not None else conf.port or 0,
+            development=dev,
+            issuers=issuers,
+            ca_name=args.ca_name or conf.ca_name,
+            login_email=args.login_email or conf.login_email,
+            on_ready=ready,
+        )
+    except (OSError, AttestkitError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"attestkit sigstore serve: error: {reason}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
 
@@ -59,22 +101,32 @@ def _running_url(data_dir: Path, explicit: str | None) -> str:
     return str(url)
 
 
-def _keys(data_dir: Path) -> Any:
+def _keys(data_dir: Path, *, development: bool = False) -> Any:
+    """The key store of the instance in ``data_dir``; ``development`` requires a
+    development instance (only it simulates identities, so only it mints tokens)."""
+    from attestkit.devmode import DEVELOPMENT, recorded_mode
     from attestkit.localsigstore.keys import KeyStore
 
     if not (data_dir / "keys").is_dir():
         fail_usage(
             f"no instance in {data_dir}; start `attestkit sigstore serve --data-dir {data_dir}`"
         )
+    if development and recorded_mode(data_dir) != DEVELOPMENT:
+        fail_usage(
+            f"{data_dir} is a private (production) instance: it has no development issuer and"
+            " mints no tokens; get a token from the issuers it trusts"
+        )
     return KeyStore.open(data_dir)
 
 
 def _trust_config(args: argparse.Namespace, data_dir: Path) -> int:
+    from attestkit.devmode import DEVELOPMENT, recorded_mode
     from attestkit.encoding import atomic_write
     from attestkit.localsigstore.trustconfig import client_trust_config
 
     keys = _keys(data_dir)
-    config = client_trust_config(keys, _running_url(data_dir, args.url))
+    development = recorded_mode(data_dir) == DEVELOPMENT
+    config = client_trust_config(keys, _running_url(data_dir, args.url), issuer=development)
     text = json.dumps(config, indent=2) + "\n"
     if args.output:
         atomic_write(args.output, text.encode())
@@ -85,9 +137,12 @@ def _trust_config(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _token(args: argparse.Namespace, data_dir: Path) -> int:
+    from attestkit.constants import GITLAB_ISSUER
     from attestkit.localsigstore import oidc
 
-    keys = _keys(data_dir)
+    keys = _keys(data_dir, development=True)
+    if args.self_managed and not args.gitlab:
+        fail_usage("--self-managed goes with --gitlab")
     if args.print_env:
         return _print_env(args, data_dir, keys)
     if args.github:
@@ -103,6 +158,8 @@ def _token(args: argparse.Namespace, data_dir: Path) -> int:
             args.ref or "main",
             environment=args.environment,
             sha=args.sha,
+            # A self-managed GitLab's issuer is its own URL: here, the instance's.
+            issuer=_running_url(data_dir, args.url) if args.self_managed else GITLAB_ISSUER,
         )
     elif args.google:
         claims = oidc.google_claims(args.google)

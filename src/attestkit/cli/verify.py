@@ -163,6 +163,8 @@ def _line(outcome: _Outcome) -> str:
     count = len(results)
     noun = "attestation" if count == 1 else "attestations"
     when = first.time.strftime("%Y-%m-%dT%H:%M:%SZ")
+    simulated = " [SIMULATED identity: development instance]" if first.claims.simulated else ""
     return (
-        f"OK {outcome.file}: {count} {noun} ({kinds}) signed by {first.claims.summary()} at {when}"
+        f"OK {outcome.file}: {count} {noun} ({kinds}) signed by {first.claims.summary()}"
+        f" at {when}{simulated}"
     )

@@ -80,6 +80,7 @@ margin:.6rem 0}
 .badge{display:inline-block;border-radius:4px;padding:0 .45rem;font-size:.85em;
 font-weight:600;margin-left:.4rem}
 .verified{background:#dcf5e3;color:#11602c}
+.simulated{background:#fde7c8;color:#7a3e00}
 .failed{background:#fde2e1;color:#9c1c13}
 .unchecked{background:#fff3cd;color:#7a5a00}
 .not-attested{background:#eee;color:#555}
@@ -114,6 +115,11 @@ class FileProvenance:
     detail: str
     bundles: tuple[BundleSummary, ...] = ()
     result: ProvenanceResult | None = field(default=None, repr=False)
+
+    @property
+    def simulated(self) -> bool:
+        """Whether a verified certificate came from a development instance (simulated identity)."""
+        return self.result is not None and any(r.claims.simulated for _, r in self.result.results)
 
 
 class ProvenanceChecker:
@@ -232,11 +238,20 @@ def _workflow(signer: dict[str, Any]) -> str:
 def _badge(verdict: FileProvenance | None) -> str:
     if verdict is None:
         return '<span class="badge not-attested">not attested</span>'
+    if verdict.status == "verified" and verdict.simulated:
+        return _SIMULATED_BADGE
     if verdict.status == "verified":
         return '<span class="badge verified" title="provenance verified">&#10003; verified</span>'
     if verdict.status == "unchecked":
         return '<span class="badge unchecked">attested, not checked</span>'
     return '<span class="badge failed">&#10007; verification failed</span>'
+
+
+_SIMULATED_BADGE = (
+    '<span class="badge simulated" title="signed through an attestkit development instance:'
+    ' the identity is simulated">&#10003; verified &middot; simulated identity'
+    " (development instance)</span>"
+)
 
 
 def _signer_rows(att: dict[str, Any]) -> list[tuple[str, str]]:
@@ -504,7 +519,13 @@ def _provenance_details(verdict: FileProvenance | None) -> str:
         text = "Every attestation verified against the publisher recorded in the provenance."
         if verdict.detail:
             text += f" Not verifiable: {verdict.detail}."
-        parts.append(f'<p><span class="badge verified">&#10003; verified</span> {escape(text)}</p>')
+        parts.append(f"<p>{_badge(verdict)} {escape(text)}</p>")
+        if verdict.simulated:
+            parts.append(
+                "<p><strong>The signing certificate chains to an attestkit development"
+                " instance: its identity is simulated, not proven by a real CI provider."
+                "</strong></p>"
+            )
         if verdict.result is not None:
             times = ", ".join(
                 sorted({r.time.strftime("%Y-%m-%dT%H:%M:%SZ") for _, r in verdict.result.results})

@@ -1,12 +1,18 @@
-"""``attestkit serve``: the index, with the embedded local Sigstore on the same port.
+"""``attestkit serve``: the package index, in production or development mode.
 
-By default one process serves both: the index (upload, Simple, Integrity and
-JSON APIs, Trusted Publishing, pages) and the local Sigstore instance (OIDC
-issuer, CA, log).  The local OIDC key stands in for GitHub Actions, GitLab CI
-and Google, so Trusted Publishing and attestations work fully offline; uploaded
-attestations verify against the local trust root *and* public Sigstore.  With
-``local_sigstore=False`` only the real issuers (discovered over the network)
-and public Sigstore are trusted.
+*Production* (the default) trusts only what is real or configured: Trusted
+Publishing from the public issuers (GitHub, GitLab.com, Google, ActiveState;
+keys by OpenID discovery) and from the custom issuers an operator registers
+per publisher, and attestations that verify against public Sigstore and the
+trust roots the operator configures (``trust_roots``, e.g. a private
+``attestkit sigstore serve``).  No stand-in keys, ever.
+
+*Development* (``dev=True``, ``attestkit serve --dev``) adds the embedded local
+Sigstore on the same port, whose OIDC key stands in for GitHub, GitLab and
+Google so the whole chain runs offline.  Its identities are simulated, so it is
+fenced (:mod:`attestkit.devmode`): loopback only, a banner on every HTML page,
+CA certificates marked as a development instance's, and a data directory that
+records the mode and is never served in the other one.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,31 +61,40 @@ class _Settings:
     data_dir: str
     url: str
     database_url: str | None
-    local_sigstore: bool
+    dev: bool
     audience: str
     base_url: str | None
     login_email: str | None
+    #: Extra trust roots (ClientTrustConfig / TrustedRoot files) for attestations.
+    trust_roots: tuple[str, ...] = ()
+    public_sigstore: bool = True
 
 
 def _build(settings: _Settings) -> tuple[Any, Index, Any]:
     """The application for ``settings``: (app, index, local Sigstore or None)."""
+    from attestkit.devmode import DevBannerMiddleware
     from attestkit.index.app import create_app
     from attestkit.trust import TrustRoot
 
     base = Path(settings.data_dir)
     extra_routes: list[Any] = []
-    trust_roots = [TrustRoot.production()]
+    trust_roots = [TrustRoot.from_file(path) for path in settings.trust_roots]
+    if settings.public_sigstore:
+        trust_roots.append(TrustRoot.production())
     issuers: tuple[OidcIssuer, ...] = PUBLIC_ISSUERS
     instance = None
-    if settings.local_sigstore:
+    if settings.dev:
         from attestkit.localsigstore.server import LocalSigstore
         from attestkit.localsigstore.server import create_app as sigstore_app
 
         instance = LocalSigstore.open(
-            base / "sigstore", settings.url, login_email=settings.login_email
+            base / "sigstore", settings.url, development=True, login_email=settings.login_email
         )
         config = instance.trust_config()
-        trust_roots.insert(0, TrustRoot.from_json(json.dumps(config), source="local Sigstore"))
+        trust_roots.insert(
+            0, TrustRoot.from_json(json.dumps(config), source="local development Sigstore")
+        )
+        # Development only: the embedded issuer's key stands in for the CI issuers.
         jwks = instance.issuer.jwks()
         issuers = (
             OidcIssuer(GITHUB_ISSUER, "github", jwks=jwks),
@@ -97,12 +112,16 @@ def _build(settings: _Settings) -> tuple[Any, Index, Any]:
             base_url=settings.base_url,
         )
     )
-    return create_app(index, extra_routes), index, instance
+    app: Any = create_app(index, extra_routes)
+    if settings.dev:
+        app = DevBannerMiddleware(app)
+    return app, index, instance
 
 
 def worker_app() -> Any:
     """The app factory each ``--workers`` process imports (settings from the environment)."""
-    settings = _Settings(**json.loads(os.environ[WORKER_ENV]))
+    values = json.loads(os.environ[WORKER_ENV])
+    settings = _Settings(**{**values, "trust_roots": tuple(values["trust_roots"])})
     app, _, _ = _build(settings)
     return app
 
@@ -112,8 +131,10 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     *,
+    dev: bool = False,
     database_url: str | None = None,
-    local_sigstore: bool = True,
+    trust_roots: Sequence[str | os.PathLike[str]] = (),
+    public_sigstore: bool = True,
     audience: str = "attestkit",
     base_url: str | None = None,
     login_email: str | None = None,
@@ -121,6 +142,12 @@ def serve(
     on_ready: Callable[[Served], None] | None = None,
 ) -> None:
     """Serve until interrupted.  ``port=0`` picks a free port.
+
+    ``dev=True`` is development mode (see the module docstring): refused on
+    a non-loopback ``host`` and on a production data directory.  Production
+    refuses a development data directory.  Attestations verify against public
+    Sigstore (unless ``public_sigstore=False``) and each file in
+    ``trust_roots``.  Refusals raise :class:`~attestkit.errors.InputError`.
 
     With ``workers > 1``, that many processes (uvicorn's supervisor) share the
     listening socket; the database, the file store and the Sigstore log are
@@ -131,11 +158,28 @@ def serve(
 
     import uvicorn
 
+    from attestkit.devmode import DEVELOPMENT, PRODUCTION, claim_data_dir, require_loopback
     from attestkit.encoding import atomic_write
+    from attestkit.errors import InputError
     from attestkit.index.reasons import ReasonPhraseH11Protocol
+    from attestkit.trust import TrustRoot
 
+    if dev:
+        require_loopback(host)
+    if not dev and not public_sigstore and not trust_roots:
+        raise InputError(
+            "no trust root for attestations: keep public Sigstore or give --trust-root FILE"
+        )
+    for path in trust_roots:
+        # Refuse a bad file now, with its name and reason.
+        if TrustRoot.from_file(path).development and not dev:
+            raise InputError(
+                f"{path} is the trust root of an attestkit development instance, whose"
+                " identities are simulated: a production index never trusts it"
+            )
     base = Path(data_dir)
     base.mkdir(parents=True, exist_ok=True)
+    claim_data_dir(base, DEVELOPMENT if dev else PRODUCTION)
     lock = (base / "lock").open("a")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -151,7 +195,15 @@ def serve(
     url_host = f"[{host}]" if family == socket.AF_INET6 else host
     url = f"http://{url_host}:{sock.getsockname()[1]}"
     settings = _Settings(
-        str(base), url, database_url, local_sigstore, audience, base_url, login_email
+        str(base),
+        url,
+        database_url,
+        dev,
+        audience,
+        base_url,
+        login_email,
+        tuple(str(Path(p).resolve()) for p in trust_roots),
+        public_sigstore,
     )
     # Built here even with workers: keys, schema migrations and the log are created once,
     # before any worker starts.
@@ -177,7 +229,7 @@ def serve(
     server = uvicorn.Server(config)
     info = json.dumps({"url": url, "pid": os.getpid()}).encode()
     atomic_write(base / "server.json", info)
-    if local_sigstore:
+    if dev:
         atomic_write(base / "sigstore" / "server.json", info)
     if on_ready is not None:
         on_ready(Served(url, index, instance))

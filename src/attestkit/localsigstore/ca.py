@@ -46,9 +46,11 @@ from attestkit.localsigstore.oidc import DEFAULT_AUDIENCE, TokenError, verify_to
 
 if TYPE_CHECKING:
     from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.asymmetric import ec
 
+    from attestkit.jwks import OidcIssuer
     from attestkit.localsigstore.keys import KeyStore
+    from attestkit.localsigstore.oidc import KeySource
 
 __all__ = [
     "ISSUER_TYPES",
@@ -69,6 +71,16 @@ ISSUER_TYPES: Mapping[str, str] = {
     CIRCLECI_ISSUER: "circleci-job",
     BUILDKITE_ISSUER: "buildkite-job",
     GOOGLE_ISSUER: "email",
+}
+
+#: Provider kind (of a configured issuer) -> Fulcio issuer type.
+KIND_TYPES: Mapping[str, str] = {
+    "github": "github-workflow",
+    "gitlab": "gitlab-pipeline",
+    "circleci": "circleci-job",
+    "buildkite": "buildkite-job",
+    "google": "email",
+    "email": "email",
 }
 
 _FULCIO_ARC = "1.3.6.1.4.1.57264.1."
@@ -316,17 +328,49 @@ class CertificateAuthority:
     def __init__(
         self,
         keys: KeyStore,
-        trusted_issuers: Mapping[str, Sequence[rsa.RSAPublicKey]],
+        trusted_issuers: Mapping[str, KeySource],
         *,
         issuer_types: Mapping[str, str] | None = None,
+        forge_urls: Mapping[str, str] | None = None,
         lifetime: dt.timedelta = LEAF_LIFETIME,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.keys = keys
         self.trusted_issuers = dict(trusted_issuers)
         self.issuer_types = dict(ISSUER_TYPES if issuer_types is None else issuer_types)
+        #: Issuer -> the forge's web URL (``url`` in Fulcio's templates), for
+        #: self-managed GitLab and GitHub Enterprise Server issuers.
+        self.forge_urls = dict(forge_urls or {})
         self.lifetime = lifetime
         self._clock = clock
+
+    @classmethod
+    def private(
+        cls, keys: KeyStore, issuers: Sequence[OidcIssuer], **options: Any
+    ) -> CertificateAuthority:
+        """A CA that trusts exactly ``issuers`` (keys by OpenID discovery), nothing simulated.
+
+        Each issuer's ``kind`` (``github``, ``gitlab``, ``google``,
+        ``circleci``, ``buildkite`` or ``email``) selects the certificate
+        profile; a GitHub or GitLab issuer that is not github.com's or
+        gitlab.com's is a self-hosted forge (see :func:`attestkit.jwks.forge_url`).
+        """
+        from attestkit.jwks import JwksCache, forge_url
+
+        trusted: dict[str, KeySource] = {}
+        types: dict[str, str] = {}
+        forges: dict[str, str] = {}
+        for issuer in issuers:
+            if issuer.kind not in KIND_TYPES:
+                raise ValueError(
+                    f"issuer {issuer.iss!r}: unsupported kind {issuer.kind!r}"
+                    f" (one of {', '.join(KIND_TYPES)})"
+                )
+            trusted[issuer.iss] = JwksCache(issuer)
+            types[issuer.iss] = KIND_TYPES[issuer.kind]
+            if issuer.kind in ("github", "gitlab"):
+                forges[issuer.iss] = forge_url(issuer.kind, issuer.iss)
+        return cls(keys, trusted, issuer_types=types, forge_urls=forges, **options)
 
     # -- the endpoint -----------------------------------------------------------
 
@@ -357,7 +401,8 @@ class CertificateAuthority:
                 token, self.trusted_issuers, audience=DEFAULT_AUDIENCE, now=self._clock()
             )
         except TokenError as exc:
-            raise CAError(401, f"invalid identity token: {exc.message}") from None
+            status = 503 if exc.status == 503 else 401
+            raise CAError(status, f"invalid identity token: {exc.message}") from None
         identity = self.identity(claims)
 
         if "certificateSigningRequest" in request_json:
@@ -407,7 +452,10 @@ class CertificateAuthority:
         profile = _PROFILES.get(kind)
         if profile is None:
             raise CAError(400, f"issuer {issuer!r} has unsupported type {kind!r}")
-        lookup = _Lookup(claims, profile.defaults)
+        defaults = dict(profile.defaults)
+        if issuer in self.forge_urls:
+            defaults["url"] = self.forge_urls[issuer]
+        lookup = _Lookup(claims, defaults)
         try:
             san = _apply(profile.san, lookup)
             rendered = {n: _apply(t, lookup) for n, t in profile.extensions.items()}

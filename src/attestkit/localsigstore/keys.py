@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from attestkit.constants import DEV_CA_ORGANIZATION
+
 if TYPE_CHECKING:
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 __all__ = ["KeyStore", "key_id"]
 
-ORGANIZATION = "attestkit.local"
 ROOT_CN = "attestkit-local"
 INTERMEDIATE_CN = "attestkit-local-intermediate"
 #: How far back validity starts, so that a freshly created instance is valid "now".
@@ -81,16 +82,35 @@ class KeyStore:
         """The CT log id: SHA-256 of the CT key's SPKI."""
         return key_id(self.ct_key.public_key())
 
+    @property
+    def organization(self) -> str:
+        """The organization (O=) the CA certificates name: who runs this instance.
+
+        :data:`~attestkit.constants.DEV_CA_ORGANIZATION` marks a development
+        instance, whose identities are simulated.
+        """
+        from cryptography.x509.oid import NameOID
+
+        names = self.intermediate_cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        return str(names[0].value) if names else ""
+
     @classmethod
-    def open(cls, data_dir: str | os.PathLike[str]) -> KeyStore:
-        """Load the keys under ``data_dir``, creating them (atomically) on first use."""
+    def open(
+        cls, data_dir: str | os.PathLike[str], *, organization: str = DEV_CA_ORGANIZATION
+    ) -> KeyStore:
+        """Load the keys under ``data_dir``, creating them (atomically) on first use.
+
+        ``organization`` names the CA in the certificates created on first use
+        (later opens keep what was created); the default marks a development
+        instance.
+        """
         base = Path(data_dir)
         base.mkdir(parents=True, exist_ok=True)
         directory = base / "keys"
         if not directory.is_dir():
             tmp = Path(tempfile.mkdtemp(prefix=".keys-", dir=base))
             try:
-                _generate(tmp)
+                _generate(tmp, organization)
                 try:
                     tmp.rename(directory)
                 except OSError:
@@ -138,7 +158,7 @@ class KeyStore:
         )
 
 
-def _generate(directory: Path) -> None:
+def _generate(directory: Path, organization: str) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -148,8 +168,8 @@ def _generate(directory: Path) -> None:
     inter = ec.generate_private_key(ec.SECP384R1())
     ct = ec.generate_private_key(ec.SECP256R1())
     rekor = ec.generate_private_key(ec.SECP256R1())
-    root_cert = _ca_cert(root, root, None, ROOT_CN, now, path_length=1)
-    inter_cert = _ca_cert(inter, root, root_cert, INTERMEDIATE_CN, now, path_length=0)
+    root_cert = _ca_cert(root, root, None, organization, ROOT_CN, now, path_length=1)
+    inter_cert = _ca_cert(inter, root, root_cert, organization, INTERMEDIATE_CN, now, path_length=0)
 
     def write(name: str, data: bytes, mode: int) -> None:
         path = directory / name
@@ -193,6 +213,7 @@ def _ca_cert(
     key: ec.EllipticCurvePrivateKey,
     issuer_key: ec.EllipticCurvePrivateKey,
     issuer_cert: x509.Certificate | None,
+    organization: str,
     common_name: str,
     now: dt.datetime,
     *,
@@ -204,7 +225,7 @@ def _ca_cert(
 
     subject = x509.Name(
         [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )

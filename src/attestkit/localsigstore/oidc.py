@@ -55,7 +55,11 @@ from attestkit.constants import (
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
+    from attestkit.jwks import JwksCache
     from attestkit.localsigstore.keys import KeyStore
+
+    #: The keys of one trusted issuer: static public keys, or discovered ones.
+    KeySource = Sequence[rsa.RSAPublicKey] | JwksCache
 
 __all__ = [
     "CI_ISSUERS",
@@ -225,12 +229,14 @@ def gitlab_claims(
     runner_environment: str = "gitlab-hosted",
     ref_protected: bool = True,
     user_login: str | None = None,
+    issuer: str = GITLAB_ISSUER,
 ) -> dict[str, Any]:
-    """The claims of a GitLab CI token (``iss`` https://gitlab.com).
+    """The claims of a GitLab CI token (``iss`` https://gitlab.com, or a self-managed
+    GitLab's URL given as ``issuer``).
 
     ``ref`` is the bare branch or tag name and ``ref_type`` ``branch`` or
-    ``tag``; ``ci_config_ref_uri`` is built the GitLab way (no scheme, ``//``
-    before the file, full ref after ``@``).
+    ``tag``; ``ci_config_ref_uri`` is built the GitLab way (the instance's host
+    and path without scheme, ``//`` before the file, full ref after ``@``).
     """
     if ref_type not in ("branch", "tag"):
         raise ValueError(f"ref_type must be 'branch' or 'tag', not {ref_type!r}")
@@ -239,8 +245,10 @@ def gitlab_claims(
     full_ref = f"refs/{'heads' if ref_type == 'branch' else 'tags'}/{ref}"
     user_login = user_login or namespace_path.split("/", 1)[0]
     pid = project_id or _number("project", project_path, digits=8)
+    issuer = issuer.rstrip("/")
+    host = issuer.split("://", 1)[-1]
     claims: dict[str, Any] = {
-        "iss": GITLAB_ISSUER,
+        "iss": issuer,
         "sub": f"project_path:{project_path}:ref_type:{ref_type}:ref:{ref}",
         "namespace_id": namespace_id or _number("namespace", namespace_path, digits=8),
         "namespace_path": namespace_path,
@@ -261,7 +269,7 @@ def gitlab_claims(
         "ref_path": full_ref,
         "ref_protected": "true" if ref_protected else "false",
         "sha": sha,
-        "ci_config_ref_uri": f"gitlab.com/{project_path}//{ci_config_path}@{full_ref}",
+        "ci_config_ref_uri": f"{host}/{project_path}//{ci_config_path}@{full_ref}",
         "ci_config_sha": ci_config_sha or sha,
         "runner_id": _number("runner", project_path, digits=8),
         "runner_environment": runner_environment,
@@ -391,13 +399,18 @@ def email_claims(email: str, issuer_url: str, *, name: str | None = None) -> dic
 
 def verify_token(
     token: str,
-    trusted: Mapping[str, Sequence[rsa.RSAPublicKey]],
+    trusted: Mapping[str, KeySource],
     *,
     audience: str = DEFAULT_AUDIENCE,
     leeway: float = DEFAULT_LEEWAY,
     now: float | None = None,
 ) -> dict[str, Any]:
     """Verify an RS256 token against the keys ``trusted`` for its issuer; return its claims.
+
+    ``trusted`` maps each accepted issuer to its keys: a list of public keys
+    (this instance's own issuer) or a :class:`~attestkit.jwks.JwksCache` (an
+    issuer run elsewhere, keys by discovery; status 503 when they cannot be
+    fetched).
 
     Checks, in order: shape, a trusted ``iss``, the signature, the required
     claims (``iss sub aud exp iat``), expiry (no leeway, like Fulcio), ``nbf``
@@ -419,12 +432,13 @@ def verify_token(
     issuer = unverified.get("iss")
     if not isinstance(issuer, str) or not issuer:
         raise TokenError("malformed token: missing 'iss' claim")
-    keys = trusted.get(issuer)
-    if not keys:
+    source = trusted.get(issuer)
+    if not source:
         raise TokenError(f"unknown issuer {issuer!r}")
     alg = header.get("alg")
     if alg != "RS256":
         raise TokenError(f"token algorithm {alg!r} is not RS256")
+    keys = _keys_for(source, issuer, header.get("kid"))
     claims: dict[str, Any] | None = None
     for key in keys:
         try:
@@ -459,6 +473,27 @@ def verify_token(
     else:
         raise TokenError("malformed token: 'aud' is not a string or a list of strings")
     return claims
+
+
+def _keys_for(source: KeySource, issuer: str, kid: object) -> Sequence[Any]:
+    """The keys that may have signed a token naming ``kid``: all static keys, or the
+    discovered key with that ``kid`` (an issuer the instance does not run)."""
+    from attestkit.jwks import JwksCache, JwksUnavailable
+
+    if not isinstance(source, JwksCache):
+        return source
+    if not isinstance(kid, str) or not kid:
+        raise TokenError(f"the token header has no key ID ('kid') for issuer {issuer!r}")
+    try:
+        jwk = source.key(kid)
+    except JwksUnavailable as exc:
+        raise TokenError(
+            f"the signing keys of issuer {issuer!r} could not be fetched ({exc}); try again later",
+            status=503,
+        ) from None
+    if jwk is None:
+        raise TokenError(f"unknown signing key {kid!r} for issuer {issuer!r}")
+    return [jwk.key]
 
 
 def _numeric(claims: Mapping[str, Any], name: str) -> float:

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -32,7 +32,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from attestkit.constants import DEV_CA_ORGANIZATIONS
 from attestkit.localsigstore.keys import KeyStore
+
+if TYPE_CHECKING:
+    from attestkit.jwks import OidcIssuer
 
 __all__ = ["LocalSigstore", "create_app"]
 
@@ -42,40 +46,100 @@ LOG_ORIGIN = "attestkit.local"
 
 @dataclass
 class LocalSigstore:
-    """One running instance: keys, OIDC issuer, CA and transparency log."""
+    """One running instance: keys, CA and transparency log, and in development
+    mode its own OIDC issuer.
+
+    A *development* instance (``development=True``) runs an OIDC issuer whose
+    key stands in for the CI issuers: its identities are simulated (see
+    :mod:`attestkit.devmode`).  A *private* instance trusts only the external
+    issuers it is configured with (``issuers``: a self-managed GitLab, GitHub
+    Enterprise Server, ...; keys by OpenID discovery) and runs no issuer of
+    its own: an air-gapped company's own Sigstore.
+    """
 
     url: str
     data_dir: Path
     keys: KeyStore
+    #: The development issuer (:class:`~attestkit.localsigstore.oidc.Issuer`); None
+    #: for a private instance, whose app then has no OIDC routes.
     issuer: Any
     ca: Any
     log: Any
+    development: bool = True
 
     @classmethod
     def open(
-        cls, data_dir: str | os.PathLike[str], url: str, *, login_email: str | None = None
+        cls,
+        data_dir: str | os.PathLike[str],
+        url: str,
+        *,
+        development: bool,
+        issuers: Sequence[OidcIssuer] = (),
+        ca_name: str | None = None,
+        login_email: str | None = None,
     ) -> LocalSigstore:
         """Open (or create) the instance stored in ``data_dir``, served at ``url``.
 
-        ``login_email`` is the identity of the interactive (browser) login;
-        default ``<OS user>@localhost``.
+        The data directory records its mode on first use, and opening it in
+        the other mode raises :class:`~attestkit.errors.InputError`.  A private
+        instance needs at least one issuer.  ``ca_name`` names the CA of a new
+        private instance (default
+        :data:`~attestkit.constants.PRIVATE_CA_ORGANIZATION`).  ``login_email``
+        is the identity of a development instance's interactive (browser)
+        login; default ``<OS user>@localhost``.
         """
+        from attestkit.constants import DEV_CA_ORGANIZATION, PRIVATE_CA_ORGANIZATION
+        from attestkit.devmode import DEVELOPMENT, PRODUCTION, claim_data_dir
+        from attestkit.errors import InputError
         from attestkit.localsigstore.ca import CertificateAuthority
         from attestkit.localsigstore.log import TransparencyLog
         from attestkit.localsigstore.oidc import Issuer
 
         url = url.rstrip("/")
-        keys = KeyStore.open(data_dir)
-        issuer = Issuer(keys, url, login_email=login_email)
-        ca = CertificateAuthority(keys, issuer.trusted_issuers())
+        if development:
+            if issuers:
+                raise InputError(
+                    "a development instance simulates the CI issuers itself; configured"
+                    " issuers are for a private (production) instance"
+                )
+            organization = DEV_CA_ORGANIZATION
+        else:
+            if not issuers:
+                raise InputError(
+                    "a private Sigstore instance needs at least one trusted OIDC issuer"
+                    " (--issuer KIND=URL or [[sigstore.issuers]] in the config file);"
+                    " for simulated identities use --dev"
+                )
+            organization = ca_name or PRIVATE_CA_ORGANIZATION
+            if organization in DEV_CA_ORGANIZATIONS:
+                raise InputError(f"CA name {organization!r} is reserved for development")
+        claim_data_dir(data_dir, DEVELOPMENT if development else PRODUCTION)
+        keys = KeyStore.open(data_dir, organization=organization)
+        issuer: Issuer | None = None
+        if development:
+            issuer = Issuer(keys, url, login_email=login_email)
+            ca = CertificateAuthority(keys, issuer.trusted_issuers())
+        else:
+            try:
+                ca = CertificateAuthority.private(keys, issuers)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
         log = TransparencyLog.open(Path(data_dir) / "log.sqlite3", keys, LOG_ORIGIN)
-        return cls(url=url, data_dir=Path(data_dir), keys=keys, issuer=issuer, ca=ca, log=log)
+        return cls(
+            url=url,
+            data_dir=Path(data_dir),
+            keys=keys,
+            issuer=issuer,
+            ca=ca,
+            log=log,
+            development=development,
+        )
 
     def trust_config(self) -> dict[str, Any]:
         """The ClientTrustConfig JSON object for this instance."""
         from attestkit.localsigstore.trustconfig import client_trust_config
 
-        return client_trust_config(self.keys, self.url)
+        return client_trust_config(self.keys, self.url, issuer=self.issuer is not None)
 
     def close(self) -> None:
         """Release the log's database."""
@@ -287,12 +351,17 @@ def create_app(instance: LocalSigstore) -> Starlette:
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok")
 
-    routes = [
+    # A private instance runs no issuer of its own: its identities come from the
+    # issuers it trusts.
+    oidc_routes = [
         Route("/.well-known/openid-configuration", discovery),
         Route("/.well-known/jwks.json", jwks),
         Route("/oauth2/authorize", authorize),
         Route("/oauth2/token", token, methods=["POST"]),
         Route("/oidc/github-actions", actions_token),
+    ]
+    routes = [
+        *(oidc_routes if instance.issuer is not None else []),
         Route("/api/v2/signingCert", signing_cert, methods=["POST"]),
         Route("/api/v2/trustBundle", trust_bundle),
         Route("/api/v1/log/entries", create_entry, methods=["POST"]),
@@ -323,20 +392,29 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     *,
+    development: bool,
+    issuers: Sequence[OidcIssuer] = (),
+    ca_name: str | None = None,
     login_email: str | None = None,
     on_ready: Callable[[LocalSigstore], None] | None = None,
 ) -> None:
     """Serve the instance in ``data_dir`` until interrupted (SIGINT/SIGTERM).
 
-    ``port=0`` picks a free port.  Once listening, ``<data_dir>/server.json``
-    records the URL (for ``attestkit sigstore trust-config``) and ``on_ready``
-    is called.
+    ``development=True`` serves simulated identities: loopback ``host`` only,
+    a banner on every HTML page.  Otherwise the instance is private and
+    trusts ``issuers`` (see :meth:`LocalSigstore.open`).  ``port=0`` picks a
+    free port.  Once listening, ``<data_dir>/server.json`` records the URL
+    (for ``attestkit sigstore trust-config``) and ``on_ready`` is called.
     """
     import fcntl
     import socket
 
     import uvicorn
 
+    from attestkit.devmode import DevBannerMiddleware, require_loopback
+
+    if development:
+        require_loopback(host)
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     lock = (Path(data_dir) / "lock").open("a")
     try:
@@ -344,18 +422,31 @@ def serve(
     except BlockingIOError:
         lock.close()
         raise OSError(f"another attestkit sigstore server is using {data_dir}") from None
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets whose
-    # proto says TCP, and without it every response stalls ~40 ms (Nagle + delayed ACK).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(511)  # clients that connect before uvicorn accepts wait in the backlog
-    bound_port = sock.getsockname()[1]
-    url_host = f"[{host}]" if family == socket.AF_INET6 else host
-    url = f"http://{url_host}:{bound_port}"
-    instance = LocalSigstore.open(data_dir, url, login_email=login_email)
-    app = create_app(instance)
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        # proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets whose
+        # proto says TCP, and without it every response stalls ~40 ms (Nagle + delayed ACK).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(511)  # clients that connect before uvicorn accepts wait in the backlog
+        bound_port = sock.getsockname()[1]
+        url_host = f"[{host}]" if family == socket.AF_INET6 else host
+        url = f"http://{url_host}:{bound_port}"
+        instance = LocalSigstore.open(
+            data_dir,
+            url,
+            development=development,
+            issuers=issuers,
+            ca_name=ca_name,
+            login_email=login_email,
+        )
+    except BaseException:
+        lock.close()
+        raise
+    app: Any = create_app(instance)
+    if development:
+        app = DevBannerMiddleware(app)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     info = Path(data_dir) / "server.json"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from attestkit.localsigstore.keys import INTERMEDIATE_CN, ORGANIZATION, KeyStore, key_id
+from attestkit.localsigstore.keys import INTERMEDIATE_CN, KeyStore, key_id
 
 __all__ = ["OPERATOR", "client_trust_config", "signing_config", "trusted_root"]
 
@@ -62,7 +62,7 @@ def trusted_root(keys: KeyStore, url: str) -> dict[str, Any]:
         "tlogs": [_log(keys, keys.rekor_key.public_key(), url)],
         "certificateAuthorities": [
             {
-                "subject": {"organization": ORGANIZATION, "commonName": INTERMEDIATE_CN},
+                "subject": {"organization": keys.organization, "commonName": INTERMEDIATE_CN},
                 "uri": url,
                 "certChain": {
                     "certificates": [
@@ -78,8 +78,12 @@ def trusted_root(keys: KeyStore, url: str) -> dict[str, Any]:
     }
 
 
-def signing_config(keys: KeyStore, url: str) -> dict[str, Any]:
-    """The SigningConfig v0.2: this instance's CA, OIDC issuer and Rekor v1 log."""
+def signing_config(keys: KeyStore, url: str, *, issuer: bool = True) -> dict[str, Any]:
+    """The SigningConfig v0.2: this instance's CA, OIDC issuer and Rekor v1 log.
+
+    ``issuer=False`` (a private instance, which runs no issuer of its own)
+    lists no OIDC URL: signers bring a token from the issuers it trusts.
+    """
 
     def service() -> dict[str, Any]:
         return {
@@ -92,7 +96,7 @@ def signing_config(keys: KeyStore, url: str) -> dict[str, Any]:
     return {
         "mediaType": SIGNING_CONFIG,
         "caUrls": [service()],
-        "oidcUrls": [service()],
+        "oidcUrls": [service()] if issuer else [],
         "rekorTlogUrls": [service()],
         "rekorTlogConfig": {"selector": "ANY"},
         "tsaUrls": [],
@@ -100,11 +104,14 @@ def signing_config(keys: KeyStore, url: str) -> dict[str, Any]:
     }
 
 
-def client_trust_config(keys: KeyStore, url: str) -> dict[str, Any]:
-    """The ClientTrustConfig for ``sigstore --trust-config`` / ``ClientTrustConfig.from_json``."""
+def client_trust_config(keys: KeyStore, url: str, *, issuer: bool = True) -> dict[str, Any]:
+    """The ClientTrustConfig for ``sigstore --trust-config`` / ``ClientTrustConfig.from_json``.
+
+    ``issuer`` says whether the instance runs its own OIDC issuer (development).
+    """
     url = url.rstrip("/")
     return {
         "mediaType": CLIENT_TRUST_CONFIG,
         "trustedRoot": trusted_root(keys, url),
-        "signingConfig": signing_config(keys, url),
+        "signingConfig": signing_config(keys, url, issuer=issuer),
     }
