@@ -40,8 +40,11 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from attestkit import TrustRoot
+from attestkit.devmode import BANNER
 from attestkit.index.app import create_app
 from attestkit.index.core import Index, IndexConfig
+from tests.fixtures.processes import ServerProcess
+from tests.fixtures.processes import start_server as start_process
 from tests.index.conftest import Server, start_server
 from tests.index.readside import SDIST_PROVENANCE, seed
 
@@ -407,3 +410,116 @@ def test_screenshot(site, tmp_path, path):
     assert struct.unpack(">II", png[16:24]) == (1280, 1600)
     assert len(png) > 10_000, len(png)  # a rendered page, not a blank one
     assert png[-12:] == b"\x00\x00\x00\x00IEND\xaeB`\x82"  # complete
+
+
+# ----------------------------------------------------------------------
+# Development mode: the banner, in the browser
+
+
+DEV_PAGES = (
+    "/",
+    "/simple/",
+    "/simple/rfc8785/",
+    "/project/pypi-attestations/",
+    SDIST_PAGE,
+    "/project/rfc8785/",
+    WHEEL_PAGE,
+    "/project/no-such-project/",
+)
+
+
+@pytest.fixture(scope="module")
+def dev_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """``attestkit serve --dev`` (a real process) holding the two real distributions."""
+    data_dir = tmp_path_factory.mktemp("dev-site") / "data"
+    server = start_process(["serve", "--dev"], data_dir)
+    index = Index.open(IndexConfig(data_dir=data_dir / "index"))
+    try:
+        seed(index)
+        yield server
+    finally:
+        index.close()
+        server.stop()
+
+
+def test_every_development_page_shows_the_banner_first(dev_site, tmp_path):
+    for path in DEV_PAGES:
+        dom = dump_dom(tmp_path, dev_site.url + path)
+        body = dom.find("body")
+        first = next(c for c in body.children if isinstance(c, Element))
+        assert first.attrs.get("id") == "attestkit-dev-banner", path
+        assert first.attrs.get("role") == "alert", path
+        assert first.text() == BANNER, path
+        assert len(dom.find_all("div")) >= 1 and [
+            e for e in dom.iter() if e.attrs.get("id") == "attestkit-dev-banner"
+        ] == [first], path
+    # pip still finds the links of a development Simple page.
+    links = dump_dom(tmp_path, dev_site.url + "/simple/rfc8785/").links()
+    assert [text for _, text in links] == [WHEEL]
+
+
+def test_the_banner_is_visible_on_top(dev_site, tmp_path):
+    png = screenshot(
+        tmp_path,
+        dev_site.url + "/project/pypi-attestations/",
+        tmp_path / "dev.png",
+        width=1280,
+        height=400,
+    )
+    assert png.startswith(PNG_SIGNATURE)
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width, height) == (1280, 400)
+    # The banner's red (#b00020) fills the top rows of the page.
+    assert _top_left_pixel_is_red(tmp_path / "dev.png")
+
+
+def test_production_pages_have_no_banner(site, tmp_path):
+    for path in ("/", "/project/pypi-attestations/", SDIST_PAGE):
+        dom = dump_dom(tmp_path, site.url + path)
+        assert not [e for e in dom.iter() if e.attrs.get("id") == "attestkit-dev-banner"], path
+        assert BANNER not in dom.text()
+
+
+def _top_left_pixel_is_red(path: Path) -> bool:
+    """Decode just enough of the PNG (zlib, filter byte, RGB/RGBA) to read pixel (8, 8)."""
+    import zlib
+
+    data = path.read_bytes()
+    pos, chunks, header = 8, b"", b""
+    while pos < len(data):
+        length = struct.unpack(">I", data[pos : pos + 4])[0]
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            chunks += body
+        pos += 12 + length
+    width, _, depth, color = struct.unpack(">IIBB", header[:10])
+    assert depth == 8 and color in (2, 6), (depth, color)
+    channels = 3 if color == 2 else 4
+    raw = zlib.decompress(chunks)
+    stride = 1 + width * channels
+    rows: list[bytes] = []
+    previous = bytes(width * channels)
+    for y in range(9):
+        filter_type, line = raw[y * stride], bytearray(raw[y * stride + 1 : (y + 1) * stride])
+        for i in range(len(line)):
+            left = line[i - channels] if i >= channels else 0
+            up = previous[i]
+            upper_left = previous[i - channels] if i >= channels else 0
+            if filter_type == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif filter_type == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif filter_type == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif filter_type == 4:
+                p = left + up - upper_left
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - upper_left)
+                pred = left if pa <= pb and pa <= pc else up if pb <= pc else upper_left
+                line[i] = (line[i] + pred) & 0xFF
+        previous = bytes(line)
+        rows.append(previous)
+    r, g, b = rows[8][8 * channels : 8 * channels + 3]
+    return r > 150 and g < 60 and b < 80
