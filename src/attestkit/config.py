@@ -62,6 +62,7 @@ class ServeConfig:
     audience: str | None = None
     workers: int | None = None
     login_email: str | None = None
+    login_auto_approve: bool | None = None
     public_sigstore: bool | None = None
     trust_roots: tuple[Path, ...] = ()
 
@@ -76,6 +77,7 @@ class SigstoreConfig:
     data_dir: Path | None = None
     ca_name: str | None = None
     login_email: str | None = None
+    login_auto_approve: bool | None = None
     issuers: tuple[OidcIssuer, ...] = ()
 
 
@@ -105,6 +107,7 @@ _TYPES: dict[str, type] = {
     "audience": str,
     "workers": int,
     "login_email": str,
+    "login_auto_approve": bool,
     "public_sigstore": bool,
     "trust_roots": list,
     "ca_name": str,

@@ -61,8 +61,12 @@ class Instance:
 LOGIN_EMAIL = "maintainer@example.test"
 
 
-def start_instance(data_dir: Path, port: int = 0) -> Instance:
-    """Start the server, wait until it answers, and write its trust config."""
+def start_instance(data_dir: Path, port: int = 0, *, auto_approve: bool = True) -> Instance:
+    """Start the server, wait until it answers, and write its trust config.
+
+    ``auto_approve`` lets interactive logins through without the one-time code
+    (tests of the code itself pass False and read it from ``server.log``).
+    """
     env = dict(os.environ, SIGSTORE_OIDC_DISABLE_AMBIENT_PROVIDERS="1")
     data_dir.mkdir(parents=True, exist_ok=True)
     # stderr goes to a file: an undrained pipe could fill up and block the server.
@@ -81,6 +85,7 @@ def start_instance(data_dir: Path, port: int = 0) -> Instance:
             str(port),
             "--login-email",
             LOGIN_EMAIL,
+            *(["--login-auto-approve"] if auto_approve else []),
         ],
         stdout=subprocess.PIPE,
         stderr=stderr,

@@ -37,7 +37,8 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyStore:
 
 @pytest.fixture
 def issuer(keys: KeyStore) -> Issuer:
-    return Issuer(keys, URL + "/", login_email="dev@example.com")
+    # The PKCE tests run the flow after approval; the approval itself is tested below.
+    return Issuer(keys, URL + "/", login_email="dev@example.com", auto_approve=True)
 
 
 class Clock:
@@ -289,34 +290,92 @@ def test_verify_token_missing_claims_and_bad_alg(issuer: Issuer, keys: KeyStore)
 # -- GitHub Actions' token endpoint ------------------------------------------------
 
 
-def test_actions_token(issuer: Issuer, keys: KeyStore) -> None:
-    query = {"repository": "octo/repo", "workflow": "release.yml", "ref": "refs/tags/v1"}
-    value = issuer.actions_token(
-        {**query, "environment": "pypi", "audience": "pypi"}, f"bearer {keys.runner_token}"
-    )["value"]
+def test_actions_token(issuer: Issuer) -> None:
+    """The request token fixes the identity; the query chooses only the audience."""
+    request = issuer.request_token("octo/repo", "release.yml", "refs/tags/v1", environment="pypi")
+    value = issuer.actions_token({"audience": "pypi"}, f"bearer {request}")["value"]
     id_pkg._validate_credential(value, "pypi")
     claims = verify_token(value, _trusted(issuer), audience="pypi")
     assert claims["sub"] == "repo:octo/repo:environment:pypi"
     assert claims["job_workflow_ref"] == "octo/repo/.github/workflows/release.yml@refs/tags/v1"
-    default = issuer.actions_token(query, f"Bearer {keys.runner_token}")["value"]
+    plain = issuer.request_token("octo/repo", ".github/workflows/release.yml", "refs/tags/v1")
+    default = issuer.actions_token({}, f"Bearer {plain}")["value"]
     assert IdentityToken(default).identity == "repo:octo/repo:ref:refs/tags/v1"
 
 
-def test_actions_token_rejections(issuer: Issuer, keys: KeyStore) -> None:
-    good = f"bearer {keys.runner_token}"
-    for auth in (None, "", "bearer nope", f"basic {keys.runner_token}"):
-        with pytest.raises(TokenError, match="[Aa]uthorization") as exc:
-            issuer.actions_token({"repository": "o/r"}, auth)
-        assert exc.value.status == 401
-    for query, message in (
-        ({}, "'repository'"),
-        ({"repository": "no-slash"}, "'repository'"),
-        ({"repository": "o/r", "bogus": "1"}, "unknown query parameter 'bogus'"),
-        ({"repository": "o/r", "ref": "main"}, "full ref"),
+def test_actions_token_each_job_is_its_own_run(issuer: Issuer) -> None:
+    """Two request tokens for one identity are two jobs: their tokens differ in run_id."""
+    runs = set()
+    for _ in range(2):
+        request = issuer.request_token("octo/repo", "release.yml", "refs/tags/v1")
+        value = issuer.actions_token({"audience": "sigstore"}, f"bearer {request}")["value"]
+        runs.add(verify_token(value, _trusted(issuer))["run_id"])
+    assert len(runs) == 2
+
+
+def test_actions_token_refuses_identity_parameters(issuer: Issuer) -> None:
+    """The attack of issue 10, step 1: a job for mallory/repo asks for victim/repo."""
+    request = issuer.request_token("mallory/repo", "release.yml", "refs/heads/main")
+    for name, value in (
+        ("repository", "victim/repo"),
+        ("environment", "pypi"),
+        ("workflow", "release.yml"),
+        ("ref", "refs/tags/v1"),
+        ("sha", "0" * 40),
+        ("bogus", "1"),
     ):
-        with pytest.raises(TokenError, match=message) as exc:
-            issuer.actions_token(query, good)
+        with pytest.raises(TokenError) as exc:
+            issuer.actions_token({"audience": "pypi", name: value}, f"bearer {request}")
         assert exc.value.status == 400
+        assert str(exc.value) == (
+            f"query parameter {name!r} is not accepted: the request token fixes the job's"
+            " identity (only 'audience' may be chosen)"
+        )
+
+
+def test_actions_token_rejections(issuer: Issuer, keys: KeyStore) -> None:
+    request = issuer.request_token("o/r", "release.yml", "refs/heads/main")
+    body, mac = request.removeprefix("akdevjob.").split(".")
+    victim = issuer.request_token("victim/r", "release.yml", "refs/heads/main")
+    forged_body = victim.removeprefix("akdevjob.").split(".")[0]
+    for auth in (
+        None,
+        "",
+        "bearer nope",
+        f"basic {request}",
+        # The instance secret itself is not a request token (it used to be the shared one).
+        f"bearer {keys.runner_token}",
+        # Another job's identity with this job's signature; a truncated signature.
+        f"bearer akdevjob.{forged_body}.{mac}",
+        f"bearer akdevjob.{body}.{mac[:-4]}",
+        f"bearer akdevjob.{body}",
+    ):
+        with pytest.raises(TokenError, match="[Aa]uthorization|request token") as exc:
+            issuer.actions_token({}, auth)
+        assert exc.value.status == 401
+    with pytest.raises(ValueError, match="owner/name"):
+        issuer.request_token("no-slash", "release.yml", "refs/heads/main")
+    with pytest.raises(ValueError, match="full ref"):
+        issuer.request_token("o/r", "release.yml", "main")
+
+
+def test_actions_token_expires(keys: KeyStore) -> None:
+    clock = Clock()
+    issuer = Issuer(keys, URL, clock=clock)
+    request = issuer.request_token("o/r", "release.yml", "refs/heads/main", lifetime=60)
+    assert issuer.actions_token({}, f"bearer {request}")["value"]
+    clock.now += 61
+    with pytest.raises(TokenError, match="^invalid request token: expired$"):
+        issuer.actions_token({}, f"bearer {request}")
+
+
+def test_request_tokens_do_not_open_across_instances(
+    issuer: Issuer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    other = Issuer(KeyStore.open(tmp_path_factory.mktemp("other")), URL)
+    request = other.request_token("o/r", "release.yml", "refs/heads/main")
+    with pytest.raises(TokenError, match="not issued by this instance"):
+        issuer.actions_token({}, f"bearer {request}")
 
 
 # -- interactive login (PKCE) -------------------------------------------------------
@@ -334,6 +393,7 @@ def _basic(client_id: str) -> str:
 
 def _authorize(issuer: Issuer, session: _OAuthSession, redirect_uri: str = REDIRECT) -> str:
     location = issuer.authorize(session._auth_params(redirect_uri))
+    assert isinstance(location, str)
     parts = urllib.parse.urlsplit(location)
     query = urllib.parse.parse_qs(parts.query)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == redirect_uri or (
@@ -370,7 +430,7 @@ def test_pkce_out_of_band_and_nonce(issuer: Issuer) -> None:
     session = _session()
     params = {**session._auth_params(SIGSTORE_OOB), "nonce": "n-123"}
     location = issuer.authorize(params)
-    assert location.startswith(SIGSTORE_OOB + "?")
+    assert isinstance(location, str) and location.startswith(SIGSTORE_OOB + "?")
     code = urllib.parse.parse_qs(location.split("?", 1)[1])["code"][0]
     result = issuer.exchange(_form(code, session, SIGSTORE_OOB) | {"client_id": "sigstore"})
     assert jwt.decode(result["id_token"], options={"verify_signature": False})["nonce"] == "n-123"
@@ -412,7 +472,7 @@ def test_pkce_failed_attempt_consumes_code(issuer: Issuer) -> None:
 
 def test_pkce_expired_code(keys: KeyStore) -> None:
     clock = Clock()
-    issuer = Issuer(keys, URL, login_email="dev@example.com", clock=clock)
+    issuer = Issuer(keys, URL, login_email="dev@example.com", auto_approve=True, clock=clock)
     session = _session()
     code = _authorize(issuer, session)
     clock.now += oidc.CODE_LIFETIME + 1
@@ -487,6 +547,7 @@ def test_authorize_missing_client(issuer: Issuer) -> None:
 def test_authorize_errors_redirect_back(issuer: Issuer, change: dict, error: str) -> None:
     session = _session()
     location = issuer.authorize(session._auth_params(REDIRECT) | change)
+    assert isinstance(location, str)
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)
     assert location.startswith(REDIRECT + "?")
     assert query["error"] == [error]
@@ -503,3 +564,81 @@ def test_non_positive_lifetime_mints_an_expired_token(issuer: Issuer) -> None:
     token = issuer.mint(oidc.github_claims("o/r"), lifetime=-60)
     with pytest.raises(TokenError, match=r"^token expired \(6\d s ago\)$"):
         verify_token(token, _trusted(issuer))
+
+
+# -- login approval (one-time code printed by the server) ------------------------------
+
+
+def _approving_issuer(keys: KeyStore, clock: Clock | None = None) -> tuple[Issuer, list[str]]:
+    codes: list[str] = []
+    issuer = Issuer(
+        keys,
+        URL,
+        login_email="dev@example.com",
+        on_login=lambda prompt, code: codes.append(code),
+        clock=clock or time.time,
+    )
+    return issuer, codes
+
+
+def test_login_waits_for_the_approval_code(keys: KeyStore) -> None:
+    issuer, codes = _approving_issuer(keys)
+    session = _session()
+    prompt = issuer.authorize(session._auth_params(REDIRECT))
+    assert isinstance(prompt, oidc.LoginPrompt) and prompt.error is None
+    assert prompt.email == "dev@example.com" and prompt.client_id == "sigstore"
+    assert len(codes) == 1 and len(codes[0]) == 9 and codes[0][4] == "-"
+    # A wrong code: the prompt again, with the reason; no code issued.
+    again = issuer.approve({"request": prompt.request, "code": "0000-0000"})
+    assert (
+        isinstance(again, oidc.LoginPrompt) and again.error and "wrong approval code" in again.error
+    )
+    # The right code, typed sloppily (lower case, no dash) still approves.
+    location = issuer.approve(
+        {"request": prompt.request, "code": codes[0].lower().replace("-", "")}
+    )
+    assert isinstance(location, str) and location.startswith(REDIRECT + "?")
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)
+    assert query["state"] == [session.state]
+    result = issuer.exchange(_form(query["code"][0], session), _basic("sigstore"))
+    assert IdentityToken(result["access_token"], "sigstore").identity == "dev@example.com"
+    # One approval per request.
+    with pytest.raises(TokenError, match="already approved"):
+        issuer.approve({"request": prompt.request, "code": codes[0]})
+
+
+def test_login_code_belongs_to_its_request(keys: KeyStore) -> None:
+    issuer, codes = _approving_issuer(keys)
+    first = issuer.authorize(_session()._auth_params(REDIRECT))
+    second = issuer.authorize(_session()._auth_params(REDIRECT))
+    assert isinstance(first, oidc.LoginPrompt) and isinstance(second, oidc.LoginPrompt)
+    assert codes[0] != codes[1]
+    wrong = issuer.approve({"request": second.request, "code": codes[0]})
+    assert isinstance(wrong, oidc.LoginPrompt) and wrong.error
+
+
+def test_login_guessing_is_limited(keys: KeyStore) -> None:
+    issuer, _codes = _approving_issuer(keys)
+    prompt = issuer.authorize(_session()._auth_params(REDIRECT))
+    assert isinstance(prompt, oidc.LoginPrompt)
+    for _ in range(oidc.MAX_APPROVAL_ATTEMPTS - 1):
+        assert isinstance(
+            issuer.approve({"request": prompt.request, "code": "AAAA-AAAA"}), oidc.LoginPrompt
+        )
+    with pytest.raises(TokenError, match="too many wrong approval codes") as exc:
+        issuer.approve({"request": prompt.request, "code": "AAAA-AAAA"})
+    assert exc.value.status == 403
+
+
+def test_login_request_forged_or_expired(keys: KeyStore) -> None:
+    clock = Clock()
+    issuer, codes = _approving_issuer(keys, clock)
+    prompt = issuer.authorize(_session()._auth_params(REDIRECT))
+    assert isinstance(prompt, oidc.LoginPrompt)
+    body, mac = prompt.request.split(".")
+    with pytest.raises(TokenError, match="not issued by this instance") as exc:
+        issuer.approve({"request": body[:-2] + "AA." + mac, "code": codes[0]})
+    assert exc.value.status == 400
+    clock.now += oidc.LOGIN_LIFETIME + 1
+    with pytest.raises(TokenError, match="login request expired"):
+        issuer.approve({"request": prompt.request, "code": codes[0]})

@@ -229,6 +229,12 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--audience", help="Trusted Publishing audience (default attestkit)")
     p.add_argument("--base-url", help="external URL for absolute links (default: per request)")
     p.add_argument("--login-email", metavar="EMAIL", help="identity of the embedded login (--dev)")
+    p.add_argument(
+        "--login-auto-approve",
+        action="store_true",
+        default=None,
+        help="--dev: approve interactive logins without the one-time code (tests, scripts)",
+    )
     p.add_argument("--workers", type=int, help="server processes sharing the port (default 1)")
 
 
@@ -413,6 +419,13 @@ def _sigstore_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         metavar="EMAIL",
         help="identity of the interactive browser login (--dev; default: <user>@localhost)",
     )
+    q.add_argument(
+        "--login-auto-approve",
+        action="store_true",
+        default=None,
+        help="--dev: approve interactive logins without the one-time code the server prints"
+        " (tests, scripts)",
+    )
 
     q = ssub.add_parser(
         "trust-config",
@@ -453,12 +466,18 @@ def _sigstore_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     q.add_argument("--pipeline-definition-id", help="CircleCI pipeline definition id")
     q.add_argument("--vcs-origin", help="CircleCI VCS origin, e.g. github.com/org/repo")
     q.add_argument("--audience", default="sigstore", help="token audience (default: sigstore)")
-    q.add_argument("--lifetime", type=int, default=600, help="seconds (default: 600)")
+    q.add_argument(
+        "--lifetime",
+        type=int,
+        help="seconds the token is valid (default: 600; with --print-env 21600)",
+    )
     q.add_argument("--url", help="instance URL (for --email and --print-env)")
     q.add_argument(
         "--print-env",
         action="store_true",
-        help="print shell exports that make `id` find this identity ambiently",
+        help="print shell exports that make `id` find this identity ambiently (--github: a"
+        " request token bound to this identity and one job, valid --lifetime seconds,"
+        " default 6 hours)",
     )
 
 

@@ -28,6 +28,14 @@ def run(args: argparse.Namespace) -> int:
 
     data_dir = Path(pick(args.data_dir, conf.data_dir, None) or default_data_dir())
     dev = bool(pick(args.dev, conf.dev, False))
+    auto_approve = bool(pick(args.login_auto_approve, conf.login_auto_approve, False))
+    if auto_approve and not dev:
+        print(
+            "attestkit serve: error: --login-auto-approve is for --dev (production runs no"
+            " login of its own)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
     def ready(served: Served) -> None:
         if dev:
@@ -57,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             audience=pick(args.audience, conf.audience, "attestkit"),
             base_url=pick(args.base_url, conf.base_url, None),
             login_email=pick(args.login_email, conf.login_email, None),
+            login_auto_approve=auto_approve,
             workers=pick(args.workers, conf.workers, 1),
             on_ready=ready,
         )

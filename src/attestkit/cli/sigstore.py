@@ -48,6 +48,11 @@ def _serve(args: argparse.Namespace, default_dir: Callable[[], Path]) -> int:
         except ValueError as exc:
             fail_usage(str(exc))
     dev = bool(args.dev if args.dev is not None else conf.dev)
+    auto_approve = bool(
+        args.login_auto_approve if args.login_auto_approve is not None else conf.login_auto_approve
+    )
+    if auto_approve and not dev:
+        fail_usage("--login-auto-approve is for --dev (a private instance runs no login)")
     data_dir = Path(args.data_dir or conf.data_dir or default_dir())
 
     def ready(instance: LocalSigstore) -> None:
@@ -78,6 +83,7 @@ def _serve(args: argparse.Namespace, default_dir: Callable[[], Path]) -> int:
             issuers=issuers,
             ca_name=args.ca_name or conf.ca_name,
             login_email=args.login_email or conf.login_email,
+            login_auto_approve=auto_approve,
             on_ready=ready,
         )
     except (OSError, AttestkitError) as exc:
@@ -172,26 +178,35 @@ def _token(args: argparse.Namespace, data_dir: Path) -> int:
     else:
         claims = oidc.email_claims(args.email, _running_url(data_dir, args.url))
     issuer = oidc.Issuer(keys, _running_url(data_dir, args.url) if args.email else "http://local")
-    print(issuer.mint(claims, audience=args.audience, lifetime=args.lifetime))
+    lifetime = 600 if args.lifetime is None else args.lifetime
+    print(issuer.mint(claims, audience=args.audience, lifetime=lifetime))
     return EXIT_OK
 
 
 def _print_env(args: argparse.Namespace, data_dir: Path, keys: Any) -> int:
-    from urllib.parse import urlencode
+    from attestkit.localsigstore.oidc import REQUEST_TOKEN_LIFETIME, Issuer
 
     url = _running_url(data_dir, args.url)
     if args.github:
         if not args.workflow or not args.ref:
             fail_usage("--github needs --workflow FILE and --ref REF")
-        query = {"repository": args.github, "workflow": args.workflow, "ref": args.ref}
-        if args.environment:
-            query["environment"] = args.environment
-        if args.sha:
-            query["sha"] = args.sha
+        try:
+            # Bound to this identity and one job, as a real runner's request token is: the
+            # endpoint lets the job choose only the audience.
+            token = Issuer(keys, url).request_token(
+                args.github,
+                args.workflow,
+                args.ref,
+                environment=args.environment,
+                sha=args.sha,
+                lifetime=REQUEST_TOKEN_LIFETIME if args.lifetime is None else args.lifetime,
+            )
+        except ValueError as exc:
+            fail_usage(str(exc))
         env = {
             "GITHUB_ACTIONS": "true",
-            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{url}/oidc/github-actions?{urlencode(query)}",
-            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": keys.runner_token,
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{url}/oidc/github-actions",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": token,
         }
     else:
         fail_usage(

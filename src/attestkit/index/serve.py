@@ -65,6 +65,7 @@ class _Settings:
     audience: str
     base_url: str | None
     login_email: str | None
+    login_auto_approve: bool = False
     #: Extra trust roots (ClientTrustConfig / TrustedRoot files) for attestations.
     trust_roots: tuple[str, ...] = ()
     public_sigstore: bool = True
@@ -88,7 +89,11 @@ def _build(settings: _Settings) -> tuple[Any, Index, Any]:
         from attestkit.localsigstore.server import create_app as sigstore_app
 
         instance = LocalSigstore.open(
-            base / "sigstore", settings.url, development=True, login_email=settings.login_email
+            base / "sigstore",
+            settings.url,
+            development=True,
+            login_email=settings.login_email,
+            login_auto_approve=settings.login_auto_approve,
         )
         config = instance.trust_config()
         trust_roots.insert(
@@ -138,6 +143,7 @@ def serve(
     audience: str = "attestkit",
     base_url: str | None = None,
     login_email: str | None = None,
+    login_auto_approve: bool = False,
     workers: int = 1,
     on_ready: Callable[[Served], None] | None = None,
 ) -> None:
@@ -145,7 +151,9 @@ def serve(
 
     ``dev=True`` is development mode (see the module docstring): refused on
     a non-loopback ``host`` and on a production data directory.  Production
-    refuses a development data directory.  Attestations verify against public
+    refuses a development data directory.  The embedded login of ``dev``
+    waits for a one-time code printed on standard error unless
+    ``login_auto_approve``.  Attestations verify against public
     Sigstore (unless ``public_sigstore=False``) and each file in
     ``trust_roots``.  Refusals raise :class:`~attestkit.errors.InputError`.
 
@@ -195,15 +203,16 @@ def serve(
     url_host = f"[{host}]" if family == socket.AF_INET6 else host
     url = f"http://{url_host}:{sock.getsockname()[1]}"
     settings = _Settings(
-        str(base),
-        url,
-        database_url,
-        dev,
-        audience,
-        base_url,
-        login_email,
-        tuple(str(Path(p).resolve()) for p in trust_roots),
-        public_sigstore,
+        data_dir=str(base),
+        url=url,
+        database_url=database_url,
+        dev=dev,
+        audience=audience,
+        base_url=base_url,
+        login_email=login_email,
+        login_auto_approve=login_auto_approve,
+        trust_roots=tuple(str(Path(p).resolve()) for p in trust_roots),
+        public_sigstore=public_sigstore,
     )
     # Built here even with workers: keys, schema migrations and the log are created once,
     # before any worker starts.

@@ -14,12 +14,17 @@ Three ways to obtain a token, all framework-free (the HTTP layer calls them):
   :func:`gitlab_claims`, :func:`google_claims`, :func:`circleci_claims`,
   :func:`buildkite_claims` or :func:`email_claims`;
 * :meth:`Issuer.actions_token`: GitHub's ``ACTIONS_ID_TOKEN_REQUEST_URL``
-  endpoint (``GET ...&audience=sigstore`` with ``Authorization: bearer
-  <runner token>``, answering ``{"value": jwt}``), as ``id`` calls it;
-* :meth:`Issuer.authorize` and :meth:`Issuer.exchange`: the authorization-code
-  flow with PKCE (RFC 7636, S256 only) that sigstore-python's interactive
-  ``Issuer.identity_token()`` runs, auto-approved for one local user (email
-  identity).
+  endpoint (``GET ...?audience=sigstore`` with ``Authorization: bearer
+  <request token>``, answering ``{"value": jwt}``), as ``id`` calls it.  As on
+  GitHub, the request token (:meth:`Issuer.request_token`) is bound when it is
+  issued to one identity, one job and an expiry; the query may only choose the
+  audience;
+* :meth:`Issuer.authorize`, :meth:`Issuer.approve` and :meth:`Issuer.exchange`:
+  the authorization-code flow with PKCE (RFC 7636, S256 only) that
+  sigstore-python's interactive ``Issuer.identity_token()`` runs, for one local
+  user (email identity).  The login waits for a one-time approval code that the
+  server prints on its console (``auto_approve`` skips it, for tests), so
+  reaching the port is not enough to get a certificate.
 
 :func:`verify_token` is the CA-side check (signature, ``iss``, ``aud``, expiry),
 raising :class:`TokenError` with a one-line reason.
@@ -66,8 +71,11 @@ __all__ = [
     "CODE_LIFETIME",
     "DEFAULT_AUDIENCE",
     "JWKS_PATH",
+    "LOGIN_LIFETIME",
     "OOB_REDIRECT_URI",
+    "REQUEST_TOKEN_LIFETIME",
     "Issuer",
+    "LoginPrompt",
     "TokenError",
     "buildkite_claims",
     "circleci_claims",
@@ -88,6 +96,14 @@ JWKS_PATH = "/.well-known/jwks.json"
 OOB_REDIRECT_URI = "urn:ietf:wg:oauth:2.0:oob"
 #: Seconds an authorization code stays valid.
 CODE_LIFETIME = 60
+#: Seconds a login request waits for its approval code.
+LOGIN_LIFETIME = 300
+#: Wrong approval codes tolerated per login request (per process).
+MAX_APPROVAL_ATTEMPTS = 5
+#: Seconds a job request token stays valid: a GitHub-hosted job runs at most six hours.
+REQUEST_TOKEN_LIFETIME = 6 * 3600
+#: The identity fields a job request token is bound to (github_claims' inputs).
+_BOUND_FIELDS = ("repository", "workflow", "ref", "environment", "sha")
 #: Default clock-skew allowance (seconds) for ``nbf`` and ``iat``, as go-oidc allows
 #: for ``nbf``.  ``exp`` gets none, as in Fulcio.
 DEFAULT_LEEWAY = 60
@@ -507,6 +523,21 @@ def _numeric(claims: Mapping[str, Any], name: str) -> float:
 
 
 @dataclass(frozen=True)
+class LoginPrompt:
+    """A login request waiting for its approval code (the server shows it as a form).
+
+    ``request`` is the sealed request the form posts back with the code;
+    ``error`` is set when a wrong code was typed.
+    """
+
+    request: str
+    client_id: str
+    email: str
+    lifetime: int
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class _Code:
     client_id: str
     redirect_uri: str
@@ -520,9 +551,11 @@ class Issuer:
     """The instance's OIDC issuer: discovery, JWKS, minting, PKCE login, GitHub's endpoint.
 
     ``url`` is the instance's base URL (the ``iss`` of local-user tokens).
-    ``login_email`` is the local user that the interactive flow signs in
-    (auto-approved); by default ``<OS user>@localhost``.  ``clock`` returns
-    the current Unix time (tests replace it).  Thread-safe.
+    ``login_email`` is the local user that the interactive flow signs in; by
+    default ``<OS user>@localhost``.  Each login waits for a one-time approval
+    code, handed to ``on_login(prompt, code)`` for the server to print on its
+    console, unless ``auto_approve`` (tests).  ``clock`` returns the current
+    Unix time (tests replace it).  Thread-safe.
     """
 
     def __init__(
@@ -531,13 +564,19 @@ class Issuer:
         url: str,
         *,
         login_email: str | None = None,
+        auto_approve: bool = False,
+        on_login: Callable[[LoginPrompt, str], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.keys = keys
         self.url = url.rstrip("/")
         self.login_email = login_email or _default_login_email()
+        self.auto_approve = auto_approve
+        self._on_login = on_login
         self._clock = clock
         self._codes: dict[str, _Code] = {}
+        self._approved: dict[str, float] = {}
+        self._attempts: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
 
     # -- discovery ------------------------------------------------------------
@@ -628,77 +667,107 @@ class Issuer:
 
     # -- GitHub Actions' token endpoint ----------------------------------------
 
-    _ACTIONS_PARAMS = frozenset(
-        {
-            "audience",
-            "repository",
-            "workflow",
-            "ref",
-            "environment",
-            "sha",
-            "event_name",
-            "job_workflow_ref",
-            "job_workflow_sha",
-            "workflow_sha",
-            "workflow_name",
-            "repository_id",
-            "owner_id",
-            "run_id",
-            "run_number",
-            "run_attempt",
-            "visibility",
-            "runner_environment",
-            "actor",
+    def request_token(
+        self,
+        repository: str,
+        workflow: str,
+        ref: str,
+        *,
+        environment: str | None = None,
+        sha: str | None = None,
+        lifetime: int = REQUEST_TOKEN_LIFETIME,
+    ) -> str:
+        """A job request token (``ACTIONS_ID_TOKEN_REQUEST_TOKEN``) bound to one identity.
+
+        The token is sealed (:mod:`attestkit.localsigstore.sealed`) with the
+        identity, a fresh job id and an expiry; :meth:`actions_token` mints
+        only that identity's tokens with it.  Raises :class:`ValueError` for a
+        repository that is not ``owner/name`` or a ref that is not a full ref.
+        """
+        from attestkit.localsigstore.sealed import JOB_TOKEN_PREFIX, new_job_id, seal
+
+        if repository.count("/") != 1 or not all(repository.split("/")):
+            raise ValueError(f"repository must be 'owner/name' (got {repository!r})")
+        if not ref.startswith("refs/"):
+            raise ValueError(f"ref must be a full ref such as refs/tags/v1 (got {ref!r})")
+        value: dict[str, Any] = {
+            "repository": repository,
+            "workflow": workflow.removeprefix(".github/workflows/"),
+            "ref": ref,
+            "job": new_job_id(),
+            "exp": int(self._clock()) + lifetime,
         }
-    )
+        if environment:
+            value["environment"] = environment
+        if sha:
+            value["sha"] = sha
+        return JOB_TOKEN_PREFIX + seal(self.keys.runner_token, "job request token", value)
 
     def actions_token(self, query: Mapping[str, str], authorization: str | None) -> dict[str, str]:
         """Answer GitHub's ``ACTIONS_ID_TOKEN_REQUEST_URL`` request: ``{"value": jwt}``.
 
-        ``authorization`` must be ``bearer <keys.runner_token>`` (scheme
-        case-insensitive), else :class:`TokenError` with status 401.  The query
-        carries the identity (``repository`` required; ``workflow``, ``ref``,
-        ``environment``, ``sha``, ``event_name``, ... as in
-        :func:`github_claims`) and ``audience`` (default ``sigstore``), which
-        the token's ``aud`` equals.  Bad parameters: status 400.
+        ``authorization`` must be ``bearer <request token>`` (scheme
+        case-insensitive) with a token from :meth:`request_token`, unexpired,
+        else :class:`TokenError` with status 401.  The token fixes the identity
+        (and the job: ``run_id`` derives from it); the query may only carry
+        ``audience`` (default ``sigstore``), which the token's ``aud`` equals.
+        Any other query parameter is refused (status 400), as GitHub does not
+        let a job choose its identity either.
         """
+        from attestkit.localsigstore.sealed import JOB_TOKEN_PREFIX, SealError, open_sealed
+
         if not authorization:
-            raise TokenError("missing Authorization header (want 'bearer <runner token>')")
+            raise TokenError("missing Authorization header (want 'bearer <request token>')")
         scheme, _, credential = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(
-            credential.strip().encode(), self.keys.runner_token.encode()
-        ):
-            raise TokenError("invalid authorization: not this instance's runner token")
-        unknown = sorted(set(query) - self._ACTIONS_PARAMS)
-        if unknown:
-            raise TokenError(f"unknown query parameter {unknown[0]!r}", status=400)
-        params = {k: v for k, v in query.items() if v != ""}
-        repository = params.pop("repository", None)
-        if not repository or repository.count("/") != 1:
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential.startswith(JOB_TOKEN_PREFIX):
             raise TokenError(
-                "query parameter 'repository' must be 'owner/name'"
-                f" (got {repository or 'nothing'!r})",
-                status=400,
+                "invalid authorization: want 'bearer <request token>' as printed by"
+                " `attestkit sigstore token --github ... --print-env`"
             )
-        audience = params.pop("audience", DEFAULT_AUDIENCE)
-        workflow = params.pop("workflow", "release.yml")
-        ref = params.pop("ref", "refs/heads/main")
-        if not ref.startswith("refs/"):
-            raise TokenError(f"query parameter 'ref' must be a full ref (got {ref!r})", status=400)
-        claims = github_claims(repository, workflow, ref, **params)
+        try:
+            bound = open_sealed(
+                self.keys.runner_token,
+                "job request token",
+                credential.removeprefix(JOB_TOKEN_PREFIX),
+                now=self._clock(),
+            )
+        except SealError as exc:
+            raise TokenError(f"invalid request token: {exc}") from None
+        for name in sorted(query):
+            if name != "audience":
+                raise TokenError(
+                    f"query parameter {name!r} is not accepted: the request token fixes"
+                    " the job's identity (only 'audience' may be chosen)",
+                    status=400,
+                )
+        audience = query.get("audience") or DEFAULT_AUDIENCE
+        fields = {k: bound[k] for k in _BOUND_FIELDS if isinstance(bound.get(k), str)}
+        job = str(bound.get("job", ""))
+        claims = github_claims(
+            fields.pop("repository"),
+            fields.pop("workflow"),
+            fields.pop("ref"),
+            run_id=_number("run", job, digits=10),
+            **fields,
+        )
         return {"value": self.mint(claims, audience=audience)}
 
-    # -- interactive login (authorization code + PKCE) -------------------------
+    # -- interactive login (authorization code + PKCE, approved by a code) ------
 
-    def authorize(self, params: Mapping[str, str]) -> str:
-        """Handle ``GET /oauth2/authorize``: auto-approve the local user, return the redirect URL.
+    def authorize(self, params: Mapping[str, str]) -> str | LoginPrompt:
+        """Handle ``GET /oauth2/authorize``: a redirect URL, or a prompt for the approval code.
 
         Expects sigstore-python's parameters: ``response_type=code``,
         ``client_id``, ``redirect_uri`` (a loopback ``http`` URI or
         :data:`OOB_REDIRECT_URI`), ``code_challenge`` with
         ``code_challenge_method=S256``, ``state`` (echoed), optional ``nonce``.
-        The code is single-use, expires after :data:`CODE_LIFETIME` seconds and
-        is bound to ``client_id``, ``redirect_uri`` and ``code_challenge``.
+
+        A valid request is not approved by itself: unless the issuer
+        auto-approves (tests), it becomes a :class:`LoginPrompt` whose
+        one-time approval code is passed to ``on_login`` (the server prints it
+        on its console); :meth:`approve` takes the code back.  Whoever can
+        reach the port but not read the console gets no certificate.
 
         Raises :class:`TokenError` (status 400) when ``client_id`` or
         ``redirect_uri`` is missing or not allowed (the server must not
@@ -707,6 +776,8 @@ class Issuer:
         out-of-band URI the returned "URL" is ``urn:ietf:wg:oauth:2.0:oob?code=...``:
         show the code to the user instead of redirecting.
         """
+        from attestkit.localsigstore.sealed import approval_code, seal
+
         client_id = params.get("client_id", "")
         redirect_uri = params.get("redirect_uri", "")
         if not client_id:
@@ -737,21 +808,92 @@ class Issuer:
             return fail("invalid_request", "code_challenge_method must be S256")
         if not _PKCE_VALUE.fullmatch(challenge):
             return fail("invalid_request", "code_challenge is not a valid S256 challenge")
+        request = {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "code_challenge": challenge,
+            "state": state,
+            "nonce": params.get("nonce") or None,
+            "exp": int(self._clock()) + LOGIN_LIFETIME,
+        }
+        if self.auto_approve:
+            return self._grant(request)
+        pending = seal(self.keys.runner_token, "pending login", request)
+        prompt = LoginPrompt(
+            request=pending, client_id=client_id, email=self.login_email, lifetime=LOGIN_LIFETIME
+        )
+        if self._on_login is not None:
+            self._on_login(prompt, approval_code(self.keys.runner_token, pending))
+        return prompt
+
+    def approve(self, form: Mapping[str, str]) -> str | LoginPrompt:
+        """Handle ``POST /oauth2/approve`` (``request`` and ``code`` from the prompt's form).
+
+        The right code grants the login: the redirect URL carrying the
+        authorization code (as :meth:`authorize` would have returned).  A wrong
+        code returns the prompt again with ``error`` set; after
+        :data:`MAX_APPROVAL_ATTEMPTS` wrong codes, or once the request expired,
+        :class:`TokenError` (status 400/403): start the login again.
+        """
+        from attestkit.localsigstore.sealed import (
+            SealError,
+            approval_code,
+            normalize_code,
+            open_sealed,
+        )
+
+        pending = form.get("request", "")
+        try:
+            request = open_sealed(
+                self.keys.runner_token, "pending login", pending, now=self._clock()
+            )
+        except SealError as exc:
+            raise TokenError(f"login request {exc}: start the login again", status=400) from None
+        want = approval_code(self.keys.runner_token, pending)
+        if secrets.compare_digest(normalize_code(form.get("code", "")).encode(), want.encode()):
+            with self._lock:
+                if pending in self._approved:
+                    raise TokenError("login request already approved", status=400)
+                self._approved[pending] = float(request["exp"])
+            return self._grant(request)
+        with self._lock:
+            now = self._clock()
+            for stale in [p for p, (_, exp) in self._attempts.items() if exp <= now]:
+                del self._attempts[stale]
+            count = self._attempts.get(pending, (0, 0.0))[0] + 1
+            self._attempts[pending] = (count, float(request["exp"]))
+        if count >= MAX_APPROVAL_ATTEMPTS:
+            raise TokenError(
+                "too many wrong approval codes for this login request: start the login again",
+                status=403,
+            )
+        return LoginPrompt(
+            request=pending,
+            client_id=str(request["client_id"]),
+            email=self.login_email,
+            lifetime=LOGIN_LIFETIME,
+            error="wrong approval code: type the code the attestkit server printed",
+        )
+
+    def _grant(self, request: Mapping[str, Any]) -> str:
+        """Issue the authorization code for an approved ``request``; the redirect URL."""
         code = secrets.token_urlsafe(32)
         now = self._clock()
         with self._lock:
-            # Forget expired codes so the table cannot grow without bound.
+            # Forget expired codes and approvals so the tables cannot grow without bound.
             for stale in [c for c, v in self._codes.items() if v.expires <= now]:
                 del self._codes[stale]
+            for done in [p for p, exp in self._approved.items() if exp <= now]:
+                del self._approved[done]
             self._codes[code] = _Code(
-                client_id=client_id,
-                redirect_uri=redirect_uri,
-                code_challenge=challenge,
+                client_id=str(request["client_id"]),
+                redirect_uri=str(request["redirect_uri"]),
+                code_challenge=str(request["code_challenge"]),
                 email=self.login_email,
-                nonce=params.get("nonce") or None,
+                nonce=request.get("nonce") or None,
                 expires=now + CODE_LIFETIME,
             )
-        return _with_query(redirect_uri, {"code": code, "state": state})
+        return _with_query(str(request["redirect_uri"]), {"code": code, "state": request["state"]})
 
     def exchange(self, form: Mapping[str, str], authorization: str | None = None) -> dict[str, Any]:
         """Handle ``POST /oauth2/token`` (``grant_type=authorization_code``).

@@ -3,9 +3,11 @@
 Routes (paths are the ones sigstore-python and Rekor clients call):
 
 * OIDC: ``GET /.well-known/openid-configuration``, ``GET /.well-known/jwks.json``,
-  ``GET /oauth2/authorize`` + ``POST /oauth2/token`` (interactive PKCE login
-  for a local user), ``GET /oidc/github-actions`` (GitHub's
-  ``ACTIONS_ID_TOKEN_REQUEST_URL``, so ``id``'s ambient detection works);
+  ``GET /oauth2/authorize`` + ``POST /oauth2/approve`` + ``POST /oauth2/token``
+  (interactive PKCE login for a local user, approved with a one-time code the
+  server prints), ``GET /oidc/github-actions`` (GitHub's
+  ``ACTIONS_ID_TOKEN_REQUEST_URL`` with a job-bound request token, so ``id``'s
+  ambient detection works);
 * CA: ``POST /api/v2/signingCert``, ``GET /api/v2/trustBundle``;
 * Rekor v1: ``POST /api/v1/log/entries``, ``GET /api/v1/log``,
   ``GET /api/v1/log/publicKey``, ``GET /api/v1/log/entries?logIndex=N``,
@@ -29,7 +31,13 @@ from typing import TYPE_CHECKING, Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 
 from attestkit.constants import DEV_CA_ORGANIZATIONS
@@ -77,6 +85,7 @@ class LocalSigstore:
         issuers: Sequence[OidcIssuer] = (),
         ca_name: str | None = None,
         login_email: str | None = None,
+        login_auto_approve: bool = False,
     ) -> LocalSigstore:
         """Open (or create) the instance stored in ``data_dir``, served at ``url``.
 
@@ -86,7 +95,9 @@ class LocalSigstore:
         private instance (default
         :data:`~attestkit.constants.PRIVATE_CA_ORGANIZATION`).  ``login_email``
         is the identity of a development instance's interactive (browser)
-        login; default ``<OS user>@localhost``.
+        login; default ``<OS user>@localhost``.  Each login waits for a
+        one-time approval code printed on standard error, unless
+        ``login_auto_approve`` (tests and scripts).
         """
         from attestkit.constants import DEV_CA_ORGANIZATION, PRIVATE_CA_ORGANIZATION
         from attestkit.devmode import DEVELOPMENT, PRODUCTION, claim_data_dir
@@ -117,7 +128,13 @@ class LocalSigstore:
         keys = KeyStore.open(data_dir, organization=organization)
         issuer: Issuer | None = None
         if development:
-            issuer = Issuer(keys, url, login_email=login_email)
+            issuer = Issuer(
+                keys,
+                url,
+                login_email=login_email,
+                auto_approve=login_auto_approve,
+                on_login=print_login_request,
+            )
             ca = CertificateAuthority(keys, issuer.trusted_issuers())
         else:
             try:
@@ -144,6 +161,45 @@ class LocalSigstore:
     def close(self) -> None:
         """Release the log's database."""
         self.log.close()
+
+
+def print_login_request(prompt: Any, code: str) -> None:
+    """Print a waiting login's approval code on the server's console (standard error)."""
+    import sys
+
+    print(
+        f"attestkit sigstore: login request for {prompt.email} (client {prompt.client_id!r}):"
+        f" approval code {code}, valid {prompt.lifetime // 60} minutes. Type it in the"
+        " browser only if you started this login.",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _login_page(prompt: Any, url: str) -> HTMLResponse:
+    """The form that asks for the approval code of a waiting login."""
+    from html import escape
+
+    error = f'<p class="error" role="alert">{escape(prompt.error)}</p>' if prompt.error else ""
+    body = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>attestkit login: approval code</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main>
+<h1>Approve this login</h1>
+<p>Signing in as <strong>{escape(prompt.email)}</strong> to the development Sigstore at
+{escape(url)}. The attestkit server printed a one-time approval code on its console;
+type it here. If you did not start this login, close this page.</p>
+{error}
+<form method="post" action="/oauth2/approve">
+<input type="hidden" name="request" value="{escape(prompt.request)}">
+<label>Approval code <input name="code" autocomplete="one-time-code" autofocus
+ required pattern="[0-9A-Za-z -]{{8,10}}" placeholder="XXXX-XXXX"></label>
+<button type="submit">Approve</button>
+</form></main></body></html>
+"""
+    # Never framed (clickjacking), never cached.
+    headers = {"X-Frame-Options": "DENY", "Cache-Control": "no-store"}
+    return HTMLResponse(body, status_code=403 if prompt.error else 200, headers=headers)
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -185,16 +241,30 @@ def create_app(instance: LocalSigstore) -> Starlette:
     async def jwks(request: Request) -> Response:
         return JSONResponse(instance.issuer.jwks())
 
+    def _login_answer(location: Any, status: int = 302) -> Response:
+        if not isinstance(location, str):
+            return _login_page(location, instance.url)
+        if location.startswith("urn:ietf:wg:oauth:2.0:oob"):
+            # Out-of-band flow: show the code for the user to paste into the client.
+            code = location.partition("code=")[2].partition("&")[0]
+            return PlainTextResponse(f"attestkit local login\n\nYour code: {code}\n")
+        return RedirectResponse(location, status_code=status)
+
     async def authorize(request: Request) -> Response:
         try:
             location = instance.issuer.authorize(dict(request.query_params))
         except TokenError as exc:
             return _error(exc.status, exc.message)
-        if location.startswith("urn:ietf:wg:oauth:2.0:oob"):
-            # Out-of-band flow: show the code for the user to paste into the client.
-            code = location.partition("code=")[2].partition("&")[0]
-            return PlainTextResponse(f"attestkit local login\n\nYour code: {code}\n")
-        return RedirectResponse(location, status_code=302)
+        return _login_answer(location)
+
+    async def approve(request: Request) -> Response:
+        form = await request.form(max_files=0, max_fields=8, max_part_size=8192)
+        try:
+            location = instance.issuer.approve({k: str(v) for k, v in form.items()})
+        except TokenError as exc:
+            return _error(exc.status, exc.message)
+        # 303: the browser follows a POST's redirect with a GET.
+        return _login_answer(location, status=303)
 
     async def token(request: Request) -> Response:
         form = await request.form()
@@ -357,6 +427,7 @@ def create_app(instance: LocalSigstore) -> Starlette:
         Route("/.well-known/openid-configuration", discovery),
         Route("/.well-known/jwks.json", jwks),
         Route("/oauth2/authorize", authorize),
+        Route("/oauth2/approve", approve, methods=["POST"]),
         Route("/oauth2/token", token, methods=["POST"]),
         Route("/oidc/github-actions", actions_token),
     ]
@@ -396,6 +467,7 @@ def serve(
     issuers: Sequence[OidcIssuer] = (),
     ca_name: str | None = None,
     login_email: str | None = None,
+    login_auto_approve: bool = False,
     on_ready: Callable[[LocalSigstore], None] | None = None,
 ) -> None:
     """Serve the instance in ``data_dir`` until interrupted (SIGINT/SIGTERM).
@@ -440,6 +512,7 @@ def serve(
             issuers=issuers,
             ca_name=ca_name,
             login_email=login_email,
+            login_auto_approve=login_auto_approve,
         )
     except BaseException:
         lock.close()
