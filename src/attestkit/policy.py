@@ -184,7 +184,9 @@ class GitLabIdentity:
         digest = _claim(claims, "source_repository_digest")
         ref = _claim(claims, "source_repository_ref")
         build_config = _claim(claims, "build_config_uri")
-        prefix = f"{self.url}/{self.repository}//"
+        # Fulcio writes GitLab's Build Config URI as https://{ci_config_ref_uri}, whatever
+        # the instance's scheme (only a loopback test instance has another).
+        prefix = f"https://{self.url.split('://', 1)[-1]}/{self.repository}//"
         if self.workflow_filepath is not None:
             ok = any(build_config == f"{prefix}{self.workflow_filepath}@{s}" for s in (digest, ref))
         else:

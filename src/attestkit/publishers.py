@@ -93,6 +93,21 @@ class _Base:
         return self.kind
 
 
+def _custom_issuer(publisher: _Base) -> str | None:
+    """The publisher's own OIDC issuer (``issuer_url``: GitHub Enterprise Server,
+    self-managed GitLab), an attestkit extension PyPI does not record; None for the
+    provider's public issuer."""
+    issuer = publisher.extra.get("issuer_url")
+    if issuer is None:
+        return None
+    from attestkit.jwks import check_issuer_url
+
+    try:
+        return check_issuer_url(str(issuer))
+    except ValueError as exc:
+        raise VerificationError(f"{publisher.kind} publisher: {exc}") from None
+
+
 @dataclass(frozen=True, kw_only=True)
 class GitHubPublisher(_Base):
     """GitHub Actions: ``repository`` (owner/repo), ``workflow`` (file name), ``environment``."""
@@ -104,11 +119,25 @@ class GitHubPublisher(_Base):
     environment: str | None = None
 
     def policy(self) -> Policy:
-        return GitHubIdentity(self.repository, self.workflow, self.environment or None)
+        issuer = _custom_issuer(self)
+        if issuer is None:
+            return GitHubIdentity(self.repository, self.workflow, self.environment or None)
+        from attestkit.jwks import forge_url
+
+        return GitHubIdentity(
+            self.repository,
+            self.workflow,
+            self.environment or None,
+            url=forge_url("github", issuer),
+            issuer=issuer,
+        )
 
     def summary(self) -> str:
         text = f"GitHub {self.repository} workflow {self.workflow}"
-        return text + (f" environment {self.environment}" if self.environment else "")
+        text += f" environment {self.environment}" if self.environment else ""
+        return text + (
+            f" issuer {self.extra['issuer_url']}" if self.extra.get("issuer_url") else ""
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,11 +151,25 @@ class GitLabPublisher(_Base):
     environment: str | None = None
 
     def policy(self) -> Policy:
-        return GitLabIdentity(self.repository, self.workflow_filepath, self.environment or None)
+        issuer = _custom_issuer(self)
+        if issuer is None:
+            return GitLabIdentity(self.repository, self.workflow_filepath, self.environment or None)
+        from attestkit.jwks import forge_url
+
+        return GitLabIdentity(
+            self.repository,
+            self.workflow_filepath,
+            self.environment or None,
+            url=forge_url("gitlab", issuer),
+            issuer=issuer,
+        )
 
     def summary(self) -> str:
         text = f"GitLab {self.repository} workflow {self.workflow_filepath}"
-        return text + (f" environment {self.environment}" if self.environment else "")
+        text += f" environment {self.environment}" if self.environment else ""
+        return text + (
+            f" issuer {self.extra['issuer_url']}" if self.extra.get("issuer_url") else ""
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -338,3 +338,33 @@ def test_unreachable_database_is_one_line(cli, tmp_path: Path) -> None:
     assert result.code == 2
     assert len(result.err.strip().splitlines()) == 1
     assert result.err.startswith("attestkit index: error: cannot open the index in ")
+
+
+def test_publisher_with_a_custom_issuer(index) -> None:
+    """--issuer (alias --issuer-url) for GitHub Enterprise Server and self-managed GitLab."""
+    assert index("user", "add", "alice").code == 0
+    assert index("project", "add", "corp-app", "--owner", "alice").code == 0
+    ghes = "https://ghe.corp.example/_services/token"
+    r = index(
+        "publisher", "add", "--project", "corp-app", "--github", "corp/app",
+        "--workflow", "release.yml", "--issuer", ghes,
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    r = index(
+        "publisher", "add", "--project", "corp-app", "--gitlab", "corp/app",
+        "--workflow", ".gitlab-ci.yml", "--issuer-url", "https://git.corp.example/",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    listing = index("publisher", "list").out
+    assert f"issuer_url {ghes}" in listing
+    assert "issuer_url https://git.corp.example" in listing
+    r = index(
+        "publisher", "add", "--project", "corp-app", "--gitlab", "corp/x",
+        "--workflow", ".gitlab-ci.yml", "--issuer", "http://git.corp.example",
+    )  # fmt: skip
+    assert r.code == 2 and "http" in r.err and "loopback" in r.err
+    r = index(
+        "publisher", "add", "--project", "corp-app", "--google", "a@b.iam.gserviceaccount.com",
+        "--issuer", ghes,
+    )  # fmt: skip
+    assert r.code == 2 and "--issuer does not apply to Google publishers" in r.err

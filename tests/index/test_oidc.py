@@ -880,8 +880,8 @@ def test_static_jwks_never_fetches(keys: KeyStore, other_keys: KeyStore) -> None
     ("issuer_config", "message"),
     [
         (
-            OidcIssuer("https://ghe.example.com/_services/token", "github"),
-            "only GitLab supports custom issuers",
+            OidcIssuer("https://accounts.example.com", "google"),
+            "only GitHub \\(Enterprise Server\\) and GitLab \\(self-managed\\) support custom",
         ),
         (OidcIssuer(GITHUB_ISSUER, "gitlab"), "is 'github', not 'gitlab'"),
         (OidcIssuer("https://oidc.circleci.com/org/x", "circleci"), "unsupported kind 'circleci'"),

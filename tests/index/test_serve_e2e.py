@@ -177,7 +177,7 @@ def test_publish_install_and_verify_through_attestkit_serve(tmp_path: Path) -> N
         downloaded.mkdir()
         (downloaded / wheel.name).write_bytes(requests.get(entry["url"], timeout=30).content)
         (downloaded / f"{wheel.name}.provenance").write_bytes(provenance.content)
-        served.ak(
+        verified = served.ak(
             "verify",
             "provenance",
             "--trust-config",
@@ -188,6 +188,10 @@ def test_publish_install_and_verify_through_attestkit_serve(tmp_path: Path) -> N
             "release.yml",
             str(downloaded / wheel.name),
         )
+        # A development instance's identity is simulated, and every view says so.
+        assert verified.endswith("[SIMULATED identity: development instance]")
+        project_page = requests.get(f"{served.url}/project/demo-pkg/", timeout=30).text
+        assert "simulated identity (development instance)" in project_page
 
         # Real installers against the Simple API.
         env = twine_env() | {

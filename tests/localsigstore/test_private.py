@@ -177,3 +177,39 @@ def test_bad_configuration_is_refused(tmp_path: Path, args: list[str], message: 
     r = ak("sigstore", "serve", "--data-dir", str(tmp_path / "d"), *args)
     assert r.returncode == 2, r.stderr
     assert message in r.stderr
+
+
+def test_private_ca_follows_a_key_rotation(tmp_path: Path) -> None:
+    """The CA discovers the external issuer's keys; a rotation (unknown kid) triggers one
+    refresh, a forged kid right after none."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from attestkit.jwks import OidcIssuer
+    from attestkit.localsigstore.ca import CAError, CertificateAuthority
+    from attestkit.localsigstore.keys import KeyStore
+    from attestkit.localsigstore.oidc import gitlab_claims
+    from tests.fixtures.oidc_issuer import rotating_issuer
+    from tests.localsigstore.test_ca import body, make_csr
+
+    now = [1000.0]
+    keys = KeyStore.open(tmp_path / "ca", organization=CA_NAME)
+    with rotating_issuer() as issuer:
+        ca = CertificateAuthority.private(
+            keys, [OidcIssuer(issuer.url, "gitlab")], monotonic=lambda: now[0]
+        )
+        claims = gitlab_claims("corp/app", issuer=issuer.url)
+
+        def sign(kid: str | None = None) -> dict:
+            token = issuer.mint(claims, "sigstore", kid=kid)
+            key = ec.generate_private_key(ec.SECP256R1())
+            return ca.signing_cert(body(make_csr(key)), f"Bearer {token}")
+
+        assert sign()["signedCertificateEmbeddedSct"]
+        assert issuer.jwks_fetches == 1
+        issuer.rotate()
+        now[0] += 61
+        assert sign()["signedCertificateEmbeddedSct"]
+        assert issuer.jwks_fetches == 2
+        with pytest.raises(CAError, match="unknown signing key 'forged'"):
+            sign(kid="forged")
+        assert issuer.jwks_fetches == 2

@@ -82,7 +82,12 @@ def _identity_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--identity", metavar="SAN", help="raw certificate identity (needs --issuer)"
     )
-    group.add_argument("--issuer", metavar="URL", help="OIDC issuer for --identity")
+    group.add_argument(
+        "--issuer",
+        metavar="URL",
+        help="OIDC issuer for --identity; with --repository, the issuer of a GitHub Enterprise"
+        " Server (https://HOST/_services/token) or self-managed GitLab (its URL)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -568,7 +573,14 @@ def _index_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     q.add_argument("--workflow", metavar="FILE", help="GitHub workflow file or GitLab CI path")
     q.add_argument("--environment", metavar="E", help="required deployment environment")
     q.add_argument("--repository-owner-id", metavar="ID", help="GitHub owner account id")
-    q.add_argument("--issuer-url", metavar="URL", help="self-managed GitLab issuer")
+    q.add_argument(
+        "--issuer",
+        "--issuer-url",
+        dest="issuer_url",
+        metavar="URL",
+        help="custom OIDC issuer: a self-managed GitLab's URL, or a GitHub Enterprise Server's"
+        " https://HOST/_services/token (https; http only on loopback)",
+    )
     q.add_argument("--sub", metavar="SUB", help="Google subject (optional)")
     q.add_argument("--pipeline-definition-id", metavar="ID", help="CircleCI pipeline definition")
     q.add_argument("--vcs-origin", metavar="ORIGIN", help="CircleCI VCS origin (optional)")

@@ -70,7 +70,7 @@ def policy_from_args(args: argparse.Namespace, *, required: bool = True) -> Poli
                 args.circleci_vcs_ref,
             )
         )
-    if args.identity or args.issuer:
+    if args.identity or (args.issuer and not args.repository):
         if not (args.identity and args.issuer):
             fail_usage("--identity and --issuer must be given together")
         chosen.append(p.Identity(args.identity, args.issuer))
@@ -90,38 +90,60 @@ def policy_from_args(args: argparse.Namespace, *, required: bool = True) -> Poli
 
 
 def _repository_policy(args: argparse.Namespace) -> Policy:
+    """GitHub or GitLab from ``--repository``; with ``--issuer``, a self-hosted forge (GitHub
+    Enterprise Server: issuer ``https://HOST/_services/token``; self-managed GitLab: issuer
+    = the instance URL), whose repository URL must be on that forge."""
     from attestkit import policy as p
-    from attestkit.constants import GITHUB_URL, GITLAB_URL
+    from attestkit.constants import GITHUB_ISSUER, GITHUB_URL, GITLAB_URL
+    from attestkit.jwks import check_issuer_url, forge_url
 
     url = args.repository
+    if url.rstrip("/") != url:
+        fail_usage(f"--repository must not end with '/': {url!r}")
+    strict = args.environment is not None
+    if args.issuer:
+        try:
+            issuer = check_issuer_url(args.issuer)
+        except ValueError as exc:
+            fail_usage(f"--issuer: {exc}")
+        github = issuer == GITHUB_ISSUER or issuer.endswith("/_services/token")
+        forge = forge_url("github" if github else "gitlab", issuer)
+        if not url.startswith(forge + "/"):
+            fail_usage(f"--repository {url!r} is not on the forge of issuer {issuer!r} ({forge})")
+        path = url[len(forge) + 1 :]
+        cls = p.GitHubIdentity if github else p.GitLabIdentity
+        if github and path.count("/") != 1:
+            fail_usage(f"GitHub repository must be OWNER/REPO, got {path!r}")
+        return cls(
+            path,
+            args.workflow,
+            args.environment,
+            args.ref,
+            strict_environment=strict,
+            url=forge,
+            issuer=issuer,
+        )
     parts = urlsplit(url)
     path = parts.path.strip("/")
     if parts.scheme != "https" or not parts.netloc or not path or parts.query or parts.fragment:
         fail_usage(
             f"--repository must be an https URL such as {GITHUB_URL}/OWNER/REPO, got {url!r}"
         )
-    if url.rstrip("/") != url:
-        fail_usage(f"--repository must not end with '/': {url!r}")
     base = f"https://{parts.netloc}"
     if base == GITHUB_URL:
         if path.count("/") != 1:
             fail_usage(f"GitHub repository must be OWNER/REPO, got {path!r}")
         return p.GitHubIdentity(
-            path,
-            args.workflow,
-            args.environment,
-            args.ref,
-            strict_environment=args.environment is not None,
+            path, args.workflow, args.environment, args.ref, strict_environment=strict
         )
     if base == GITLAB_URL:
         return p.GitLabIdentity(
-            path,
-            args.workflow,
-            args.environment,
-            args.ref,
-            strict_environment=args.environment is not None,
+            path, args.workflow, args.environment, args.ref, strict_environment=strict
         )
-    fail_usage(f"unsupported repository host {parts.netloc!r} (use github.com or gitlab.com)")
+    fail_usage(
+        f"unsupported repository host {parts.netloc!r} (github.com or gitlab.com; for GitHub"
+        " Enterprise Server or a self-managed GitLab add --issuer URL)"
+    )
 
 
 def progress_wanted(enabled: bool = True) -> bool:

@@ -291,7 +291,7 @@ def _only(args: argparse.Namespace, kind: str, allowed: set[str]) -> None:
         "workflow": "--workflow",
         "environment": "--environment",
         "repository_owner_id": "--repository-owner-id",
-        "issuer_url": "--issuer-url",
+        "issuer_url": "--issuer",
         "sub": "--sub",
         "pipeline_definition_id": "--pipeline-definition-id",
         "vcs_origin": "--vcs-origin",
@@ -312,10 +312,22 @@ def _two_parts(value: str, flag: str, shape: str) -> tuple[str, str]:
     return first, second
 
 
+def _issuer(url: str | None) -> str | None:
+    """A custom issuer URL, checked (https, http only on loopback); None if not given."""
+    from attestkit.jwks import check_issuer_url
+
+    if not url:
+        return None
+    try:
+        return check_issuer_url(url)
+    except ValueError as exc:
+        fail_usage(f"--issuer: {exc}")
+
+
 def _publisher_config(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """The publisher kind and configuration the flags describe."""
     if args.github is not None:
-        _only(args, "GitHub", {"workflow", "environment", "repository_owner_id"})
+        _only(args, "GitHub", {"workflow", "environment", "repository_owner_id", "issuer_url"})
         _two_parts(args.github, "--github", "OWNER/REPO")
         workflow = (args.workflow or "").removeprefix(".github/workflows/")
         if not workflow:
@@ -330,6 +342,7 @@ def _publisher_config(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             "workflow": workflow,
             "environment": args.environment,
             "repository_owner_id": args.repository_owner_id,
+            "issuer_url": _issuer(args.issuer_url),
         }
     if args.gitlab is not None:
         _only(args, "GitLab", {"workflow", "environment", "issuer_url"})
@@ -342,7 +355,7 @@ def _publisher_config(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             "repository": path,
             "workflow_filepath": args.workflow,
             "environment": args.environment,
-            "issuer_url": args.issuer_url.rstrip("/") if args.issuer_url else None,
+            "issuer_url": _issuer(args.issuer_url),
         }
     if args.google is not None:
         _only(args, "Google", {"sub"})

@@ -37,7 +37,7 @@ _NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])\Z", re.IGNORECASE 
 
 #: Required configuration keys per publisher kind (optional keys in brackets below).
 PUBLISHER_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "GitHub": (("repository", "workflow"), ("environment", "repository_owner_id")),
+    "GitHub": (("repository", "workflow"), ("environment", "repository_owner_id", "issuer_url")),
     "GitLab": (("repository", "workflow_filepath"), ("environment", "issuer_url")),
     "Google": (("email",), ("sub",)),
     "CircleCI": (
@@ -145,6 +145,13 @@ def add_publisher(
         raise InputError(f"{kind} publisher has no field {unknown[0]!r}")
     if (project is None) == (pending_name is None):
         raise InputError("a publisher is for an existing project or pending for a new name")
+    if config.get("issuer_url"):
+        from attestkit.jwks import check_issuer_url
+
+        try:
+            config = {**config, "issuer_url": check_issuer_url(str(config["issuer_url"]))}
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
     if pending_name is not None:
         if not _NAME.match(pending_name):
             raise InputError(f"invalid project name {pending_name!r}")
@@ -176,4 +183,8 @@ def publisher_object(publisher: TrustedPublisher) -> Publisher:
     obj: dict[str, Any] = {"kind": publisher.kind}
     for name in fields:
         obj[name] = publisher.config.get(name)
+    if publisher.config.get("issuer_url"):
+        # A custom issuer (GitHub Enterprise Server, self-managed GitLab): verifiers
+        # need it to know which forge and issuer the certificate must name.
+        obj["issuer_url"] = publisher.config["issuer_url"]
     return publisher_from_dict(obj)

@@ -35,10 +35,14 @@ Improvements over PyPI (``index-server.md`` §10):
 * no description ever contains the submitted token (PyPI's pydantic error
   text echoes the input).
 
-Only GitLab publishers accept a custom issuer (their ``issuer_url``); GitHub,
-Google and ActiveState publishers accept only their provider's real issuer
-string, so configuring e.g. a GitHub Enterprise issuer as ``kind="github"`` is
-refused when the routes are built.
+Custom issuers: GitHub and GitLab publishers may name their own issuer
+(``issuer_url``: a GitHub Enterprise Server's ``https://HOST/_services/token``,
+a self-managed GitLab's URL).  A token whose ``iss`` is no configured issuer is
+routed to the publishers registered with that ``issuer_url`` (looked up per
+token, so a publisher added while the server runs counts at once); its keys
+come from that issuer's OpenID discovery, over HTTPS (plain HTTP only on
+loopback, for tests).  An issuer nobody registered is never contacted.
+Google and ActiveState publishers accept only their provider's real issuer.
 """
 
 from __future__ import annotations
@@ -247,9 +251,10 @@ class _GitHub(_Rules):
         got = _text(claims, "repository")
         if not got or got.lower() != repository.lower():
             raise _Mismatch(0, _failed("repository", repository, claims.get("repository")))
-        if iss != GITHUB_ISSUER:
+        expected_iss = str(config.get("issuer_url") or GITHUB_ISSUER).rstrip("/")
+        if iss.rstrip("/") != expected_iss:
             raise _Mismatch(
-                1, f"JWT issuer {iss!r} does not match expected issuer {GITHUB_ISSUER!r}"
+                1, f"JWT issuer {iss!r} does not match expected issuer {expected_iss!r}"
             )
         owner = repository.split("/", 1)[0]
         if _text(claims, "repository_owner").lower() != owner.lower():
@@ -468,8 +473,8 @@ class TrustedPublishing:
     """The Trusted Publishing service of one index (framework-free; the routes call it).
 
     ``clock`` returns the current Unix time; ``fetch`` fetches a JWKS from a
-    discovery URL (both replaceable for tests).  One instance keeps the JWKS
-    caches, so build it once per index.
+    discovery URL; ``monotonic`` paces JWKS refreshes (all replaceable for
+    tests).  One instance keeps the JWKS caches, so build it once per index.
     """
 
     def __init__(
@@ -478,24 +483,80 @@ class TrustedPublishing:
         *,
         clock: Callable[[], float] = time.time,
         fetch: Callable[[str], Mapping[str, Any]] = fetch_jwks,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.index = index
         self._clock = clock
+        self._fetch = fetch
+        self._monotonic = monotonic
         self.issuers: dict[str, OidcIssuer] = {}
         self._caches: dict[str, JwksCache] = {}
+        #: Issuers registered on publishers (``issuer_url``), discovered on first use.
+        self._custom: dict[str, OidcIssuer] = {}
+        self._custom_lock = threading.Lock()
         for issuer in index.config.oidc_issuers:
             _validate_issuer(issuer)
             if issuer.iss in self.issuers:
                 raise ValueError(f"OIDC issuer {issuer.iss!r} is configured twice")
             self.issuers[issuer.iss] = issuer
-            self._caches[issuer.iss] = JwksCache(issuer, fetch=fetch)
+            self._caches[issuer.iss] = JwksCache(issuer, fetch=fetch, clock=monotonic)
         self._last_purge = float("-inf")
         self._purge_lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
-        """Whether any issuer is configured."""
-        return bool(self.issuers)
+        """Whether any issuer is configured, or registered on a publisher."""
+        return bool(self.issuers) or self._any_custom_issuer()
+
+    def _any_custom_issuer(self) -> bool:
+        from sqlalchemy import select
+
+        from attestkit.index.db import TrustedPublisher
+
+        with self.index.session() as session:
+            found = session.scalar(
+                select(TrustedPublisher.id)
+                .where(TrustedPublisher.config["issuer_url"].as_string().is_not(None))
+                .limit(1)
+            )
+        return found is not None
+
+    def custom_issuer(self, iss: str) -> OidcIssuer | None:
+        """The issuer ``iss`` if GitHub or GitLab publishers are registered with it as
+        their ``issuer_url``; None otherwise (and then nothing is fetched from it)."""
+        from sqlalchemy import select
+
+        from attestkit.index.db import TrustedPublisher
+        from attestkit.jwks import check_issuer_url
+
+        try:
+            iss = check_issuer_url(iss)
+        except ValueError:
+            return None
+        with self.index.session() as session:
+            kinds = set(
+                session.scalars(
+                    select(TrustedPublisher.kind)
+                    .where(TrustedPublisher.kind.in_(("GitHub", "GitLab")))
+                    .where(TrustedPublisher.config["issuer_url"].as_string() == iss)
+                )
+            )
+        if not kinds:
+            return None
+        if len(kinds) > 1:
+            raise MintError(
+                "invalid-payload",
+                f"issuer {iss!r} is registered for both GitHub and GitLab publishers;"
+                " an issuer belongs to one kind of CI",
+            )
+        kind = kinds.pop().lower()
+        with self._custom_lock:
+            issuer = self._custom.get(iss)
+            if issuer is None or issuer.kind != kind:
+                issuer = OidcIssuer(iss, kind, discovery_url=iss)
+                self._custom[iss] = issuer
+                self._caches[iss] = JwksCache(issuer, fetch=self._fetch, clock=self._monotonic)
+        return issuer
 
     def audience(self) -> MintResult:
         """Answer ``GET /_/oidc/audience``."""
@@ -527,7 +588,7 @@ class TrustedPublishing:
         iss = unverified.get("iss")
         if not isinstance(iss, str) or not iss:
             raise MintError("invalid-payload", "malformed JWT")
-        issuer = self.issuers.get(iss)
+        issuer = self.issuers.get(iss) or self.custom_issuer(iss)
         if issuer is None:
             service = BUILTIN_ISSUERS.get(iss)
             if service is None:
@@ -541,7 +602,7 @@ class TrustedPublishing:
         if not isinstance(kid, str) or not kid:
             raise _invalid_token(f"the token header has no key ID ('kid') for issuer {iss!r}")
         try:
-            key = self._caches[iss].key(kid)
+            key = self._caches[issuer.iss].key(kid)
         except JwksUnavailable as exc:
             raise MintError(
                 "issuer-unavailable",
@@ -758,10 +819,11 @@ def _validate_issuer(issuer: OidcIssuer) -> None:
     builtin = BUILTIN_ISSUERS.get(issuer.iss)
     if builtin is not None and builtin != issuer.kind:
         raise ValueError(f"OIDC issuer {issuer.iss!r} is {builtin!r}, not {issuer.kind!r}")
-    if builtin is None and issuer.kind != "gitlab":
+    if builtin is None and issuer.kind not in ("github", "gitlab"):
         raise ValueError(
-            f"OIDC issuer {issuer.iss!r}: only GitLab supports custom issuers;"
-            f" {issuer.kind} publishers accept only their provider's issuer"
+            f"OIDC issuer {issuer.iss!r}: only GitHub (Enterprise Server) and GitLab"
+            f" (self-managed) support custom issuers; {issuer.kind} publishers accept only"
+            " their provider's issuer"
         )
 
 

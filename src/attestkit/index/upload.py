@@ -886,11 +886,13 @@ def _publisher_url(publisher: TrustedPublisher | None, token: ApiToken) -> str |
     claims = token.claims or {}
     sha = claims.get("sha")
     repository = publisher.config.get("repository")
-    if publisher.kind == "GitHub" and repository:
-        base = f"{GITHUB_URL}/{repository}"
-    elif publisher.kind == "GitLab" and repository:
-        host = str(publisher.config.get("issuer_url") or GITLAB_URL).rstrip("/")
-        base = f"{host}/{repository}"
+    issuer = publisher.config.get("issuer_url")
+    if publisher.kind in ("GitHub", "GitLab") and repository:
+        from attestkit.jwks import forge_url
+
+        kind = publisher.kind.lower()
+        default = GITHUB_URL if kind == "github" else GITLAB_URL
+        base = f"{forge_url(kind, str(issuer)) if issuer else default}/{repository}"
     else:
         return None
     return f"{base}/commit/{sha}" if isinstance(sha, str) and sha else base

@@ -346,7 +346,12 @@ class CertificateAuthority:
 
     @classmethod
     def private(
-        cls, keys: KeyStore, issuers: Sequence[OidcIssuer], **options: Any
+        cls,
+        keys: KeyStore,
+        issuers: Sequence[OidcIssuer],
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        **options: Any,
     ) -> CertificateAuthority:
         """A CA that trusts exactly ``issuers`` (keys by OpenID discovery), nothing simulated.
 
@@ -354,6 +359,8 @@ class CertificateAuthority:
         ``circleci``, ``buildkite`` or ``email``) selects the certificate
         profile; a GitHub or GitLab issuer that is not github.com's or
         gitlab.com's is a self-hosted forge (see :func:`attestkit.jwks.forge_url`).
+        Keys are cached; a token naming an unknown ``kid`` refreshes them (a
+        rotation), at most once a minute (``monotonic`` paces it; tests replace it).
         """
         from attestkit.jwks import JwksCache, forge_url
 
@@ -366,7 +373,7 @@ class CertificateAuthority:
                     f"issuer {issuer.iss!r}: unsupported kind {issuer.kind!r}"
                     f" (one of {', '.join(KIND_TYPES)})"
                 )
-            trusted[issuer.iss] = JwksCache(issuer)
+            trusted[issuer.iss] = JwksCache(issuer, clock=monotonic)
             types[issuer.iss] = KIND_TYPES[issuer.kind]
             if issuer.kind in ("github", "gitlab"):
                 forges[issuer.iss] = forge_url(issuer.kind, issuer.iss)
