@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv (if needed) and install attestkit with its test dependencies.
+# Create .venv (if needed) and install attestkit with the server extra and its test dependencies.
 # Used by scripts/demo.sh and scripts/test.sh; safe to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,6 @@ fi
 stamp=.venv/.attestkit-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[server,test]'
   touch "$stamp"
 fi

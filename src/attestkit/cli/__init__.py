@@ -26,7 +26,8 @@ EXIT_INTERNAL = 3
 
 
 def _add_verbose(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
-    # Accepted before and after any subcommand (pypi-attestations rejects the latter, D20).
+    # Accepted before and after any subcommand (pypi-attestations rejects the latter:
+    # D20 in docs/defects.md).
     parser.add_argument(
         "-v",
         "--verbose",
@@ -593,12 +594,34 @@ def _index_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     q.add_argument("id", metavar="ID", type=int)
 
 
+#: Commands that run the index or the local Sigstore: they need ``attestkit[server]``.
+SERVER_COMMANDS = frozenset({"serve", "sigstore", "index"})
+#: What ``attestkit[server]`` adds, by import name (psycopg is only for PostgreSQL).
+SERVER_MODULES = ("starlette", "uvicorn", "sqlalchemy", "alembic", "python_multipart")
+
+
+def missing_server_modules() -> list[str]:
+    """The server extra's modules that cannot be imported here (without importing them)."""
+    import importlib.util
+
+    return [name for name in SERVER_MODULES if importlib.util.find_spec(name) is None]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     from attestkit.cli._common import UsageError
 
+    if args.command in SERVER_COMMANDS:
+        missing = missing_server_modules()
+        if missing:
+            print(
+                f"attestkit {args.command}: error: the server components are not installed"
+                f" (no {', '.join(missing)}): pip install 'attestkit[server]'",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     try:
         if args.command == "inspect":
             from attestkit.cli.inspect import run
