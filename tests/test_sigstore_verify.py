@@ -570,7 +570,7 @@ def test_fuzz_single_bit_flips_agree(target: str, index: int, bit: int) -> None:
 
 # == Merkle helpers =====================================================================
 
-# Test vector from local-sigstore.md §5.6 (checked with sigstore-python's routine).
+# An RFC 6962 test vector (checked with sigstore-python's routine).
 LEAF_A = bytes.fromhex("022a6979e6dab7aa5ae4c3e5e45f7e977112a7e63593820dbec1ec738a24f93c")
 LEAF_B = bytes.fromhex("57eb35615d47f34ec714cacdf5fd74608a5e8e102724e80b24b287c0c27b6a31")
 LEAF_C = bytes.fromhex("597fcb31282d34654c200d3418fca5705c648ebf326ec73d8ddef11841f876d8")

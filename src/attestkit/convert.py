@@ -2,13 +2,13 @@
 
 A Sigstore bundle (media types 0.1, 0.2 and 0.3) and a PEP 740 attestation
 carry the same signature, certificate and log entry in different shapes.
-pypi-attestations converts between them lossily (defects D6, D8, D9): it
+pypi-attestations converts between them lossily (defects D6, D8, D9 in ``docs/defects.md``): it
 drops the DSSE ``payloadType``, extra chain certificates, ``keyid`` and RFC 3161
 timestamps without a word, so a non-in-toto bundle becomes an in-toto
 attestation and a Rekor v2 bundle becomes an attestation that can never verify.
 
 This module applies sigstore-python 4.5.1's load-time rules to the bundle and
-then attestkit's conversion rules (pep740-formats notes, section 6.4):
+then attestkit's conversion rules:
 
 * anything that would change the meaning of the signature (payload type,
   statement shape, predicate type) is refused unless ``raw=True``;

@@ -3,7 +3,7 @@
 * Base64 is decoded strictly (standard alphabet, padding required, no stray
   characters), unlike pydantic's ``Base64Bytes`` which silently drops invalid
   characters so URL-safe input decodes to the wrong bytes (pypi-attestations
-  defect D12).
+  defect D12 in ``docs/defects.md``).
 * JSON is decoded from bytes as UTF-8 explicitly; charset guessing once broke
   pypi-attestations (#171).
 * Files are written atomically: a temporary file in the same directory, fsync,

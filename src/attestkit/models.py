@@ -8,7 +8,7 @@ kept so code written against pypi-attestations reads the same.
 
 Plain dataclasses with hand-written validation, not pydantic, for two measured
 reasons: importing pydantic costs ~55 ms, half of the CLI's 100 ms start-up
-budget, and its ``Base64Bytes`` is lax (D12) while these parsers are strict:
+budget, and its ``Base64Bytes`` is lax (D12 in ``docs/defects.md``) while these parsers are strict:
 ``version`` must be the integer 1, base64 must be standard and padded, and
 every error names the JSON path.
 

@@ -3,8 +3,8 @@
 Each policy checks :class:`~attestkit.certificate.CertificateClaims` with the
 same rules PyPI applies through pypi-attestations (exact, case-sensitive), and
 fails with one line naming the check, the expected and the actual value, never
-an ``Extension(...)`` repr (defect D19).  Policies also pin what PyPI does not:
-a workflow ``ref``, and the deployment ``environment`` (see
+an ``Extension(...)`` repr (defect D19 in ``docs/defects.md``).  Policies also
+pin what PyPI does not: a workflow ``ref``, and the deployment ``environment`` (see
 :class:`GitHubIdentity`).
 
 >>> policy = GitHubIdentity("octo/repo", "release.yml")

@@ -1,7 +1,7 @@
 """Trusted Publisher identities, as PyPI records them in provenance (``publisher``).
 
 The ``kind`` strings and fields match PyPI and pypi-attestations exactly.  Two
-improvements over pypi-attestations (defects D14, D27):
+improvements over pypi-attestations (defects D14, D27 in ``docs/defects.md``):
 
 * an unknown ``kind`` parses as :class:`UnsupportedPublisher` (kept verbatim,
   reported as unverifiable) instead of making the whole provenance unparseable;

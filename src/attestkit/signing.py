@@ -52,7 +52,8 @@ __all__ = [
     "slsa_predicate",
 ]
 
-#: Default timeout (seconds) for every request (pypi-attestations sets none, D15).
+#: Default timeout (seconds) for every request (pypi-attestations sets none: D15 in
+#: docs/defects.md).
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = "attestkit"
 

@@ -3,7 +3,7 @@
 The statement inside an attestation is never re-serialised: :class:`Statement`
 keeps the original bytes and exposes the parsed fields.  Parsing follows the
 in-toto spec and PEP 740 (extra digest algorithms such as ``blake2b`` are
-allowed, unlike sigstore-python's parser, defect D13); the PEP 740 checks
+allowed, unlike sigstore-python's parser, defect D13 in ``docs/defects.md``); the PEP 740 checks
 themselves (one subject, sha256 present) live in :mod:`attestkit.verify`.
 
 >>> s = Statement.from_bytes(b'{"_type":"https://in-toto.io/Statement/v1",'

@@ -3,7 +3,8 @@
 :class:`Verifier` performs, for each attestation, exactly what PyPI does at
 upload (``Attestation.verify`` in pypi-attestations) and a little more:
 
-1. every transparency entry, not just the first (D6), goes through the
+1. every transparency entry, not just the first (D6; the D-numbers are in
+   ``docs/defects.md``), goes through the
    Sigstore checks (time, certificate chain, SCT, identity policy, inclusion
    proof, checkpoint, SET, DSSE signature, log-body consistency);
 2. the statement must be in-toto v1 with exactly one subject whose name is an

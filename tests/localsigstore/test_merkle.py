@@ -196,7 +196,7 @@ def test_verify_consistency_rejects_wrong_proofs(store: Store) -> None:
 
 
 def test_rfc6962_test_vector() -> None:
-    """The a, b, c vector of local-sigstore.md §5.6."""
+    """The a, b, c test vector (RFC 6962 hashing, as sigstore-python computes it)."""
     s = Store()
     for data in (b"a", b"b", b"c"):
         s.append(data)

@@ -13,7 +13,7 @@ restriction with PyPI's ``Invalid API Token: {reason}`` reasons.
 
 Expiry is judged at the request's **arrival** time, not after the body has been
 read, so a long upload started with a valid token is not refused halfway
-(PyPI checks after the whole body arrived; pain point 3).
+(PyPI checks after the whole body arrived; P3 in ``docs/defects.md``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Trusted Publishing: exchange a CI provider's OIDC token for a short-lived upload token.
 
-PyPI's protocol (``index-server.md`` §7), served on the upload host:
+PyPI's protocol (warehouse ``warehouse/oidc/views.py``), served on the upload host:
 
 * ``GET /_/oidc/audience`` answers ``{"audience": <config.audience>}``, or 403
   ``{"message": "Trusted publishing functionality not enabled"}`` when no issuer
@@ -19,7 +19,7 @@ each provider's claim rules (pending publishers create their project first),
 protected against replay by an atomic insert of its ``jti``, and exchanged for
 an API token scoped to the matching publisher.
 
-Improvements over PyPI (``index-server.md`` §10):
+Improvements over PyPI:
 
 * an ``invalid-publisher`` description names the claim that failed with the
   expected and actual values, and explains reusable workflows (the publisher

@@ -1,21 +1,21 @@
 """PyPI's legacy upload API (``POST /legacy/``), with PEP 740 attestations verified at upload.
 
 twine, uv and gh-action-pypi-publish upload here exactly as to PyPI.  The
-checks run in PyPI's order and refuse with PyPI's messages (see
-``shared/notes/index-server.md`` §2-§3); the first failure wins and nothing is
+checks run in PyPI's order and refuse with PyPI's messages (warehouse
+``warehouse/forklift/legacy.py``); the first failure wins and nothing is
 written.  Deliberate differences, each an improvement that keeps PyPI's
 message prefixes:
 
 * every message is also the ``text/plain`` body (the reason phrase too where
   the server supports it: see :mod:`attestkit.index.reasons`);
 * token expiry is judged at the request's arrival, not after the body
-  (pain point 3), and an expired token's message says what to do;
+  (P3 in ``docs/defects.md``), and an expired token's message says what to do;
 * an attestation that fails verification is named (``attestation 2 of 2``);
 * an identical re-upload still answers 200 but says, in the body, that any
-  attestations sent were not examined (pain point 6);
+  attestations sent were not examined (P6);
 * transient database failures answer 503 with ``Retry-After`` and races
   between concurrent uploads resolve to 200 or 400, never 500 (twine retries
-  every 5xx immediately: pain point 10).
+  every 5xx immediately: P10).
 
 Not implemented because the index has no such concept: e-mail verification and
 2FA (step 7), organisations (step 8), admin kill-switches (A1/A2), name

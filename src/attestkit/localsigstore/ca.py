@@ -1,7 +1,7 @@
 """The certificate authority of a local Sigstore instance (Fulcio v2 ``signingCert``).
 
 :meth:`CertificateAuthority.signing_cert` implements ``POST /api/v2/signingCert``
-(``local-sigstore.md`` §4): it verifies the bearer OIDC token
+(Fulcio's ``POST /api/v2/signingCert``): it verifies the bearer OIDC token
 (:func:`attestkit.localsigstore.oidc.verify_token`, audience ``sigstore``) and
 the CSR's self-signature (proof of possession), then issues a 10-minute leaf
 for the CSR's EC key with Fulcio's profile (§4.2):

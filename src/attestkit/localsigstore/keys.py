@@ -6,7 +6,7 @@ certificates in a temporary directory, then renames it into place, so a crash
 never leaves a half-created key set.  Later starts load the same files.
 Private keys are stored as PKCS#8 PEM files readable only by their owner.
 
-Certificate profile (Fulcio's, see ``local-sigstore.md`` §4.2): the root is
+Certificate profile (Fulcio's ``docs/certificate-specification.md``): the root is
 self-signed with critical BasicConstraints CA:TRUE and critical KeyUsage
 keyCertSign/cRLSign; the intermediate adds pathlen 0 and EKU codeSigning.
 """

@@ -2,8 +2,8 @@
 
 What it is for: :class:`TransparencyLog` stores canonical Rekor entry bodies in
 an RFC 6962 Merkle tree and produces everything a Rekor v1 response carries
-(``local-sigstore.md`` §5.3-§5.5): the signed entry timestamp (SET), inclusion
-proofs, consistency proofs and signed checkpoints, all signed with the
+(Rekor v1's API and the C2SP ``tlog-checkpoint`` format): the signed entry
+timestamp (SET), inclusion proofs, consistency proofs and signed checkpoints, all signed with the
 instance's Rekor key from :class:`~attestkit.localsigstore.keys.KeyStore`.
 
 Storage is one SQLite database in WAL mode with ``synchronous=FULL``:

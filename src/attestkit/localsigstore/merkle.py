@@ -13,7 +13,7 @@ read) or ends at the tree size, in which case it splits into at most
 ``log2(size)`` complete subtrees along the binary digits of its length.  Each
 computation therefore reads ``O(log n)`` nodes; none recomputes the tree.
 
-Hashing (RFC 6962 §2.1, ``local-sigstore.md`` §5.6): leaf = SHA-256(0x00 ‖
+Hashing (RFC 6962 §2.1): leaf = SHA-256(0x00 ‖
 data), node = SHA-256(0x01 ‖ left ‖ right), and the root of the empty tree is
 SHA-256 of the empty string.  Proof orders are the ones sigstore-python,
 Trillian and RFC 9162 use: inclusion paths from the leaf up, consistency paths

@@ -2,8 +2,8 @@
 
 One RSA key (:attr:`KeyStore.oidc_key`) signs every token.  The instance mints
 tokens that carry the *real* issuer strings and claim sets of GitHub Actions,
-GitLab CI, Google, CircleCI and Buildkite (see ``local-sigstore.md`` §3.3), so
-the certificates its CA issues look like production Fulcio certificates and
+GitLab CI, Google, CircleCI and Buildkite (as the providers' OIDC documentation
+lists them), so the certificates its CA issues look like production Fulcio certificates and
 pass the same identity policies.  The CA trusts the instance key for those
 issuer strings and for the instance's own URL; nothing outside the instance
 does.

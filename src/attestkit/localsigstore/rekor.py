@@ -1,7 +1,7 @@
 """Admission of Rekor v1 proposed entries (``POST /api/v1/log/entries``).
 
 What it is for: :func:`admit` checks a proposed entry the way real Rekor does
-and returns the canonical body the log stores (``local-sigstore.md`` §5.1,
+and returns the canonical body the log stores (Rekor's OpenAPI description, ``openapi.yaml``,
 §5.2), or raises :class:`AdmissionError`, which the server answers with ``400
 {"code": 400, "message": ...}``; nothing is logged then.
 

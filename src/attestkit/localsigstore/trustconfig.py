@@ -3,7 +3,7 @@
 Exact media types and no extra keys (sigstore-models rejects unknown keys):
 trusted root ``application/vnd.dev.sigstore.trustedroot+json;version=0.1`` and
 signing config ``application/vnd.dev.sigstore.signingconfig.v0.2+json``
-(``local-sigstore.md`` §2).  Only a Rekor v1 log is advertised and no TSA, so
+(sigstore-python's ``--trust-config`` format).  Only a Rekor v1 log is advertised and no TSA, so
 signers write PEP 740-compatible entries (§10).
 """
 
