@@ -11,12 +11,22 @@ The message of each error is one line that names the reason, never a traceback.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 __all__ = [
+    "EXIT_INPUT",
+    "EXIT_VERIFICATION",
     "AttestkitError",
     "ConversionError",
     "InputError",
+    "ServiceError",
     "VerificationError",
 ]
+
+#: Exit code of a verification that failed.
+EXIT_VERIFICATION = 1
+#: Exit code of a usage or input error (and of any other deliberate refusal).
+EXIT_INPUT = 2
 
 
 class AttestkitError(ValueError):
@@ -24,7 +34,11 @@ class AttestkitError(ValueError):
 
     ``source`` optionally names the file or URL the error is about; it is
     prefixed to the message so every report says which input failed.
+    ``exit_code`` is the command line's exit code for it (stable, documented in
+    the README: 1 verification failed, 2 usage or input error).
     """
+
+    exit_code: ClassVar[int] = EXIT_INPUT
 
     def __init__(self, reason: str, *, source: str | None = None) -> None:
         self.reason = " ".join(reason.split()) if "\n" in reason else reason
@@ -48,3 +62,12 @@ class ConversionError(AttestkitError):
 
 class VerificationError(AttestkitError):
     """The input is well-formed but does not verify (signature, identity, subject...)."""
+
+    exit_code: ClassVar[int] = EXIT_VERIFICATION
+
+
+class ServiceError(AttestkitError):
+    """A refusal by one of attestkit's HTTP services (index, Trusted Publishing, the local
+    Sigstore's issuer and CA): ``status`` is the HTTP status to answer with."""
+
+    status: int = 400

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from attestkit.errors import AttestkitError
+
 if TYPE_CHECKING:
     import jwt
 
@@ -120,7 +122,7 @@ def check_issuer_url(url: str) -> str:
     return url.rstrip("/")
 
 
-class JwksUnavailable(Exception):  # noqa: N818 - reads better at the raise sites
+class JwksUnavailable(AttestkitError):  # noqa: N818 - reads better at the raise sites
     """An issuer's signing keys could not be fetched (network, HTTP or format error)."""
 
 

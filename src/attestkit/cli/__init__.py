@@ -612,6 +612,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from attestkit.cli._common import UsageError
+    from attestkit.errors import AttestkitError
 
     if args.command in SERVER_COMMANDS:
         missing = missing_server_modules()
@@ -647,6 +648,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"attestkit {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except AttestkitError as exc:
+        # A deliberate refusal that a command did not report itself: one line, its code.
+        if args.verbose:
+            raise
+        print(f"attestkit {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("attestkit: interrupted", file=sys.stderr)
         return 130

@@ -8,6 +8,8 @@ import sys
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from urllib.parse import urlsplit
 
+from attestkit.errors import AttestkitError
+
 if TYPE_CHECKING:
     from attestkit.policy import Policy
     from attestkit.verify import Verifier
@@ -22,7 +24,7 @@ __all__ = [
 ]
 
 
-class UsageError(Exception):
+class UsageError(AttestkitError):
     """A command-line usage error (exit code 2)."""
 
 

@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from attestkit.constants import ACTIVESTATE_ISSUER, GITHUB_ISSUER, GITLAB_ISSUER, GOOGLE_ISSUER
+from attestkit.errors import ServiceError
 from attestkit.jwks import (
     JWKS_REFRESH_INTERVAL,
     JWKS_TIMEOUT,
@@ -125,7 +126,7 @@ _REUSED = "invalid token: already used"
 # -- errors and results ---------------------------------------------------------
 
 
-class MintError(Exception):
+class MintError(ServiceError):
     """A failed token exchange: one ``{"code", "description"}`` error of the 422 answer."""
 
     def __init__(self, code: str, description: str, *, status: int = 422) -> None:

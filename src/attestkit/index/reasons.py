@@ -34,6 +34,8 @@ import h11
 from starlette.responses import Response
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from attestkit.errors import ServiceError
+
 if TYPE_CHECKING:
     import asyncio
 
@@ -64,7 +66,7 @@ def reason_phrase(message: str) -> bytes:
     return one_line.encode("latin-1", "replace")
 
 
-class UploadError(Exception):
+class UploadError(ServiceError):
     """A deterministic refusal: an HTTP status and the message the client sees."""
 
     def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:

@@ -42,6 +42,7 @@ from attestkit.constants import (
     GITLAB_ISSUER,
     GOOGLE_ISSUER,
 )
+from attestkit.errors import ServiceError
 from attestkit.localsigstore.oidc import DEFAULT_AUDIENCE, TokenError, verify_token
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ _SCT_LIST_OID = "1.3.6.1.4.1.11129.2.4.2"
 _RAW_OIDS = range(1, 7)
 
 
-class CAError(Exception):
+class CAError(ServiceError):
     """A rejected signing request: ``status`` 400 (bad request) or 401 (bad token).
 
     The server answers ``{"code": status, "message": message}``, like Fulcio.

@@ -56,6 +56,7 @@ from attestkit.constants import (
     GITLAB_ISSUER,
     GOOGLE_ISSUER,
 )
+from attestkit.errors import ServiceError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -112,7 +113,7 @@ _PKCE_VALUE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
-class TokenError(Exception):
+class TokenError(ServiceError):
     """A token was rejected or could not be minted; ``str()`` is a one-line reason.
 
     ``status`` is the HTTP status the server should answer with: 401 for

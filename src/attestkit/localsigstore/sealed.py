@@ -30,6 +30,8 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from attestkit.errors import AttestkitError
+
 __all__ = [
     "APPROVAL_ALPHABET",
     "JOB_TOKEN_PREFIX",
@@ -49,7 +51,7 @@ APPROVAL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MAX_SEALED = 4096
 
 
-class SealError(ValueError):
+class SealError(AttestkitError):
     """A sealed value is malformed, forged, sealed for another purpose, or expired."""
 
 
