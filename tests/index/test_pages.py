@@ -100,7 +100,8 @@ def test_file_page_shows_certificate_claims(served):
         "build_trigger",
     ):
         assert f"<th>{claim}</th>" in text
-    assert "release" in text  # build trigger value
+    # The build trigger's own row (not just any "release", which release.yml contains).
+    assert '<tr><th>build_trigger</th><td><span class="mono">release</span></td></tr>' in text
     assert "Signed at 2024-12-04T23:14:01Z" in text
     assert f"log index {LOG_INDEX}" in text
     assert "https://docs.pypi.org/attestations/publish/v1 (publish/v1)" in text

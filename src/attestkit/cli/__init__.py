@@ -33,7 +33,7 @@ def _add_verbose(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
         "--verbose",
         action="count",
         default=0 if top else argparse.SUPPRESS,
-        help="more output (repeatable)",
+        help="on an error, show the full traceback instead of the one-line report",
     )
 
 
@@ -95,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
         prog="attestkit",
-        description="PyPI package attestations (PEP 740): inspect, convert and verify.",
+        description="PyPI package attestations (PEP 740), end to end: sign, upload and publish"
+        " with attestations; inspect, convert and verify them; serve an index that takes"
+        " them (attestkit[server]).",
         epilog="Exit codes: 0 ok, 1 verification failed, 2 usage/input error, 3 internal error.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"attestkit {__version__}")

@@ -49,8 +49,10 @@ PUBLISHER_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 
 def normalize(name: str) -> str:
-    """PEP 503 normalized name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    """PEP 503 normalized name (``packaging``'s ``canonicalize_name``)."""
+    from packaging.utils import canonicalize_name
+
+    return str(canonicalize_name(name))
 
 
 def find_user(session: Session, username: str) -> User | None:

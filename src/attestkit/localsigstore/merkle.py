@@ -26,6 +26,9 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Final, TypeAlias
 
+# One RFC 6962 hashing for the verifier and the log (re-exported here for the log's callers).
+from attestkit.sigstore_verify import leaf_hash, node_hash
+
 __all__ = [
     "EMPTY_ROOT",
     "NodeReader",
@@ -43,16 +46,6 @@ NodeReader: TypeAlias = Callable[[int, int], bytes]
 
 #: Root hash of the empty tree: SHA-256 of the empty string.
 EMPTY_ROOT: Final = hashlib.sha256(b"").digest()
-
-
-def leaf_hash(data: bytes) -> bytes:
-    """RFC 6962 leaf hash: SHA-256(0x00 ‖ data)."""
-    return hashlib.sha256(b"\x00" + data).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    """RFC 6962 interior node hash: SHA-256(0x01 ‖ left ‖ right)."""
-    return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 def _split(n: int) -> int:
