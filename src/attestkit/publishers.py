@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from attestkit.constants import GITHUB_ISSUER, GITHUB_URL, GITLAB_ISSUER, GITLAB_URL
 from attestkit.encoding import json_type
 from attestkit.errors import InputError, VerificationError
 from attestkit.policy import (
@@ -108,6 +109,26 @@ def _custom_issuer(publisher: _Base) -> str | None:
         raise VerificationError(f"{publisher.kind} publisher: {exc}") from None
 
 
+def _forge(publisher: _Base, kind: str) -> tuple[str, str]:
+    """The forge URL and OIDC issuer a certificate must name: the public ones
+    (github.com, gitlab.com), or a self-hosted forge's (``issuer_url``)."""
+    issuer = _custom_issuer(publisher)
+    if issuer is None:
+        return (GITHUB_URL, GITHUB_ISSUER) if kind == "github" else (GITLAB_URL, GITLAB_ISSUER)
+    from attestkit.jwks import forge_url
+
+    return forge_url(kind, issuer), issuer
+
+
+def _forge_summary(
+    publisher: _Base, repository: str, workflow: str, environment: str | None
+) -> str:
+    text = f"{publisher.kind} {repository} workflow {workflow}"
+    text += f" environment {environment}" if environment else ""
+    issuer = publisher.extra.get("issuer_url")
+    return text + (f" issuer {issuer}" if issuer else "")
+
+
 @dataclass(frozen=True, kw_only=True)
 class GitHubPublisher(_Base):
     """GitHub Actions: ``repository`` (owner/repo), ``workflow`` (file name), ``environment``."""
@@ -119,25 +140,13 @@ class GitHubPublisher(_Base):
     environment: str | None = None
 
     def policy(self) -> Policy:
-        issuer = _custom_issuer(self)
-        if issuer is None:
-            return GitHubIdentity(self.repository, self.workflow, self.environment or None)
-        from attestkit.jwks import forge_url
-
+        url, issuer = _forge(self, "github")
         return GitHubIdentity(
-            self.repository,
-            self.workflow,
-            self.environment or None,
-            url=forge_url("github", issuer),
-            issuer=issuer,
+            self.repository, self.workflow, self.environment or None, url=url, issuer=issuer
         )
 
     def summary(self) -> str:
-        text = f"GitHub {self.repository} workflow {self.workflow}"
-        text += f" environment {self.environment}" if self.environment else ""
-        return text + (
-            f" issuer {self.extra['issuer_url']}" if self.extra.get("issuer_url") else ""
-        )
+        return _forge_summary(self, self.repository, self.workflow, self.environment)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,25 +160,17 @@ class GitLabPublisher(_Base):
     environment: str | None = None
 
     def policy(self) -> Policy:
-        issuer = _custom_issuer(self)
-        if issuer is None:
-            return GitLabIdentity(self.repository, self.workflow_filepath, self.environment or None)
-        from attestkit.jwks import forge_url
-
+        url, issuer = _forge(self, "gitlab")
         return GitLabIdentity(
             self.repository,
             self.workflow_filepath,
             self.environment or None,
-            url=forge_url("gitlab", issuer),
+            url=url,
             issuer=issuer,
         )
 
     def summary(self) -> str:
-        text = f"GitLab {self.repository} workflow {self.workflow_filepath}"
-        text += f" environment {self.environment}" if self.environment else ""
-        return text + (
-            f" issuer {self.extra['issuer_url']}" if self.extra.get("issuer_url") else ""
-        )
+        return _forge_summary(self, self.repository, self.workflow_filepath, self.environment)
 
 
 @dataclass(frozen=True, kw_only=True)
