@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from attestkit.localsigstore.keys import KeyStore
-from attestkit.localsigstore.log import TransparencyLog
+from attestkit.sigstore.local.keys import KeyStore
+from attestkit.sigstore.local.log import TransparencyLog
 
 ORIGIN = "attestkit.bench"
 
@@ -45,7 +45,7 @@ def template_body() -> bytes:
     from cryptography.hazmat.primitives.asymmetric import ec, utils
     from cryptography.x509.oid import NameOID
 
-    from attestkit.localsigstore.rekor import admit
+    from attestkit.sigstore.local.rekor import admit
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench")])

@@ -151,7 +151,7 @@ def main() -> int:
 
     import attestkit
     from attestkit import SigningServices
-    from tests.localsigstore.conftest import start_instance
+    from tests.fixtures.local_sigstore import start_instance
 
     # The child processes must never pick up an ambient CI identity.
     os.environ["SIGSTORE_OIDC_DISABLE_AMBIENT_PROVIDERS"] = "1"

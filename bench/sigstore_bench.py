@@ -27,8 +27,8 @@ from pathlib import Path
 
 import requests
 
-from tests.localsigstore.conftest import start_instance
-from tests.localsigstore.test_durability import Client
+from tests.fixtures.local_sigstore import start_instance
+from tests.sigstore.local.test_durability import Client
 
 
 def _rate(work: Callable[[requests.Session], None], threads: int, seconds: float) -> float:
@@ -122,9 +122,9 @@ def main() -> int:
             rss = _peak_rss_mib(inst.proc.pid)
         finally:
             inst.stop()
-        from attestkit.localsigstore.ca import CertificateAuthority
-        from attestkit.localsigstore.keys import KeyStore
-        from attestkit.localsigstore.oidc import Issuer, github_claims
+        from attestkit.sigstore.local.ca import CertificateAuthority
+        from attestkit.sigstore.local.keys import KeyStore
+        from attestkit.sigstore.local.oidc import Issuer, github_claims
 
         keys = KeyStore.open(Path(tmp) / "instance")
         issuer = Issuer(keys, "http://local")

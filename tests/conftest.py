@@ -7,6 +7,13 @@ from pathlib import Path
 
 import pytest
 
+#: Fixtures every test directory may use (real servers, the CLI runner).
+pytest_plugins = [
+    "tests.fixtures.cli_runner",
+    "tests.fixtures.index_server",
+    "tests.fixtures.local_sigstore",
+]
+
 DATA = Path(__file__).parent / "data"
 
 SDIST = "pypi_attestations-0.0.19.tar.gz"
@@ -32,7 +39,7 @@ def data_copy(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def local_sigstore(tmp_path_factory: pytest.TempPathFactory):
     """One real local Sigstore server process shared by the whole session."""
-    from tests.localsigstore.conftest import start_instance
+    from tests.fixtures.local_sigstore import start_instance
 
     inst = start_instance(tmp_path_factory.mktemp("local-sigstore"))
     yield inst

@@ -48,10 +48,10 @@ def test_every_public_error_is_an_attestkit_error() -> None:
 
 
 def test_service_errors_carry_an_http_status() -> None:
-    from attestkit.index.oidc import MintError
     from attestkit.index.reasons import UploadError
-    from attestkit.localsigstore.ca import CAError
-    from attestkit.localsigstore.oidc import TokenError
+    from attestkit.index.trusted_publishing.exchange import MintError
+    from attestkit.sigstore.local.ca import CAError
+    from attestkit.sigstore.local.oidc import TokenError
 
     assert TokenError("bad", status=401).status == 401
     assert CAError(400, "bad").status == 400

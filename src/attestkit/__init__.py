@@ -22,20 +22,20 @@ from typing import TYPE_CHECKING, Any
 from attestkit._version import __version__
 
 if TYPE_CHECKING:
-    from attestkit.certificate import CertificateClaims
-    from attestkit.constants import PUBLISH_PREDICATE_V1, SLSA_PREDICATE_V1
-    from attestkit.convert import Conversion, attestation_from_bundle, bundle_from_attestation
-    from attestkit.distribution import Distribution
-    from attestkit.errors import AttestkitError, ConversionError, InputError, VerificationError
-    from attestkit.inspect import inspect_file
-    from attestkit.models import (
+    from attestkit.client.sign import SignedFile, SigningServices, sign
+    from attestkit.core.certificate import CertificateClaims
+    from attestkit.core.constants import PUBLISH_PREDICATE_V1, SLSA_PREDICATE_V1
+    from attestkit.core.convert import Conversion, attestation_from_bundle, bundle_from_attestation
+    from attestkit.core.distribution import Distribution
+    from attestkit.core.inspect import inspect_file
+    from attestkit.core.models import (
         Attestation,
         AttestationBundle,
         Envelope,
         Provenance,
         VerificationMaterial,
     )
-    from attestkit.policy import (
+    from attestkit.core.policy import (
         CircleCIIdentity,
         GitHubIdentity,
         GitLabIdentity,
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
         Identity,
         Policy,
     )
-    from attestkit.publishers import (
+    from attestkit.core.publishers import (
         ActiveStatePublisher,
         CircleCIPublisher,
         GitHubPublisher,
@@ -52,50 +52,50 @@ if TYPE_CHECKING:
         Publisher,
         UnsupportedPublisher,
     )
-    from attestkit.signing import SignedFile, SigningServices, sign
-    from attestkit.statement import Statement
-    from attestkit.trust import TrustRoot
-    from attestkit.verify import ProvenanceResult, VerificationResult, Verifier
+    from attestkit.core.statement import Statement
+    from attestkit.errors import AttestkitError, ConversionError, InputError, VerificationError
+    from attestkit.sigstore.trust import TrustRoot
+    from attestkit.sigstore.verify.attestation import ProvenanceResult, VerificationResult, Verifier
 
 _EXPORTS: dict[str, str] = {
-    "Attestation": "attestkit.models",
-    "AttestationBundle": "attestkit.models",
-    "Envelope": "attestkit.models",
-    "Provenance": "attestkit.models",
-    "VerificationMaterial": "attestkit.models",
-    "ActiveStatePublisher": "attestkit.publishers",
-    "CircleCIPublisher": "attestkit.publishers",
-    "GitHubPublisher": "attestkit.publishers",
-    "GitLabPublisher": "attestkit.publishers",
-    "GooglePublisher": "attestkit.publishers",
-    "Publisher": "attestkit.publishers",
-    "UnsupportedPublisher": "attestkit.publishers",
-    "CircleCIIdentity": "attestkit.policy",
-    "GitHubIdentity": "attestkit.policy",
-    "GitLabIdentity": "attestkit.policy",
-    "GoogleIdentity": "attestkit.policy",
-    "Identity": "attestkit.policy",
-    "Policy": "attestkit.policy",
-    "Distribution": "attestkit.distribution",
-    "Statement": "attestkit.statement",
-    "CertificateClaims": "attestkit.certificate",
-    "Conversion": "attestkit.convert",
-    "attestation_from_bundle": "attestkit.convert",
-    "bundle_from_attestation": "attestkit.convert",
-    "inspect_file": "attestkit.inspect",
-    "sign": "attestkit.signing",
-    "SigningServices": "attestkit.signing",
-    "SignedFile": "attestkit.signing",
-    "TrustRoot": "attestkit.trust",
-    "Verifier": "attestkit.verify",
-    "VerificationResult": "attestkit.verify",
-    "ProvenanceResult": "attestkit.verify",
+    "Attestation": "attestkit.core.models",
+    "AttestationBundle": "attestkit.core.models",
+    "Envelope": "attestkit.core.models",
+    "Provenance": "attestkit.core.models",
+    "VerificationMaterial": "attestkit.core.models",
+    "ActiveStatePublisher": "attestkit.core.publishers",
+    "CircleCIPublisher": "attestkit.core.publishers",
+    "GitHubPublisher": "attestkit.core.publishers",
+    "GitLabPublisher": "attestkit.core.publishers",
+    "GooglePublisher": "attestkit.core.publishers",
+    "Publisher": "attestkit.core.publishers",
+    "UnsupportedPublisher": "attestkit.core.publishers",
+    "CircleCIIdentity": "attestkit.core.policy",
+    "GitHubIdentity": "attestkit.core.policy",
+    "GitLabIdentity": "attestkit.core.policy",
+    "GoogleIdentity": "attestkit.core.policy",
+    "Identity": "attestkit.core.policy",
+    "Policy": "attestkit.core.policy",
+    "Distribution": "attestkit.core.distribution",
+    "Statement": "attestkit.core.statement",
+    "CertificateClaims": "attestkit.core.certificate",
+    "Conversion": "attestkit.core.convert",
+    "attestation_from_bundle": "attestkit.core.convert",
+    "bundle_from_attestation": "attestkit.core.convert",
+    "inspect_file": "attestkit.core.inspect",
+    "sign": "attestkit.client.sign",
+    "SigningServices": "attestkit.client.sign",
+    "SignedFile": "attestkit.client.sign",
+    "TrustRoot": "attestkit.sigstore.trust",
+    "Verifier": "attestkit.sigstore.verify.attestation",
+    "VerificationResult": "attestkit.sigstore.verify.attestation",
+    "ProvenanceResult": "attestkit.sigstore.verify.attestation",
     "AttestkitError": "attestkit.errors",
     "ConversionError": "attestkit.errors",
     "InputError": "attestkit.errors",
     "VerificationError": "attestkit.errors",
-    "PUBLISH_PREDICATE_V1": "attestkit.constants",
-    "SLSA_PREDICATE_V1": "attestkit.constants",
+    "PUBLISH_PREDICATE_V1": "attestkit.core.constants",
+    "SLSA_PREDICATE_V1": "attestkit.core.constants",
 }
 
 __all__ = [

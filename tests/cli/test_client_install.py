@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import DATA
 from tests.fixtures.processes import ServerProcess, ak, start_server
-from tests.index.test_upload import make_wheel
+from tests.index.upload.test_handler import make_wheel
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 #: The top-level import names attestkit[server] installs.

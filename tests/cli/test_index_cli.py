@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from attestkit.index import oidc
-from attestkit.index.core import Index, IndexConfig, OidcIssuer
 from attestkit.index.db import ApiToken, TrustedPublisher
+from attestkit.index.instance import Index, IndexConfig, OidcIssuer
 from attestkit.index.tokens import matches, parse_token
-from tests.cli.conftest import run_process
-from tests.index.conftest import BACKENDS, _pg_admin, _pg_database
+from attestkit.index.trusted_publishing import exchange as oidc
+from tests.fixtures.cli_runner import run_process
+from tests.fixtures.index_server import BACKENDS, pg_admin, pg_database
 
 
 @pytest.fixture(params=BACKENDS)
@@ -25,10 +25,10 @@ def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]
     name = None
     if request.param == "postgresql":
         name = f"t_{uuid.uuid4().hex[:12]}"
-        args += ["--database-url", _pg_database(name)]
+        args += ["--database-url", pg_database(name)]
     yield args
     if name is not None:
-        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -270,9 +270,9 @@ def test_kind_and_target_are_required(index) -> None:
 
 def test_pending_publisher_from_the_cli_mints(index, where, tmp_path: Path) -> None:
     """A publisher registered with the CLI is what Trusted Publishing matches."""
-    from attestkit.constants import GOOGLE_ISSUER
-    from attestkit.localsigstore.keys import KeyStore
-    from attestkit.localsigstore.oidc import Issuer, google_claims
+    from attestkit.core.constants import GOOGLE_ISSUER
+    from attestkit.sigstore.local.keys import KeyStore
+    from attestkit.sigstore.local.oidc import Issuer, google_claims
 
     index("user", "add", "alice")
     email = "svc@proj.iam.gserviceaccount.com"

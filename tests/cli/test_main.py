@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 from attestkit import __version__
-from tests.cli.conftest import run_process
 from tests.conftest import DATA, SDIST
+from tests.fixtures.cli_runner import run_process
 
 
 def test_version_and_help() -> None:

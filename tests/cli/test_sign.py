@@ -235,7 +235,7 @@ def test_interrupted_run_leaves_no_partial_files(local_sigstore, dists, tmp_path
 
 def test_interactive_login_signs_as_the_local_user(local_sigstore, dists) -> None:
     """--interactive: the browser flow with the instance's issuer ($BROWSER follows the redirect)."""
-    from tests.localsigstore.conftest import LOGIN_EMAIL
+    from tests.fixtures.local_sigstore import LOGIN_EMAIL
 
     env = _env(SIGSTORE_OIDC_DISABLE_AMBIENT_PROVIDERS="1", BROWSER="curl -sL -o /dev/null %s")
     r = _sign("--local", local_sigstore.url, "--interactive", str(dists[0]), env=env)

@@ -26,9 +26,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from tests.fixtures.local_sigstore import Instance, start_instance
 from tests.fixtures.processes import ServerProcess, ak, start_server
-from tests.index.readside import make_wheel
-from tests.localsigstore.conftest import Instance, start_instance
+from tests.fixtures.readside import make_wheel
 
 PROJECT = "corp-app"
 REPO = "corp/app"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from attestkit.localsigstore.keys import KeyStore
+from attestkit.sigstore.local.keys import KeyStore
 from tests.fixtures.processes import ServerProcess, ak, start_server
 
 AUD = "attestkit"

@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from tests.index.test_upload import make_wheel, twine, twine_env
+from tests.index.upload.test_handler import make_wheel, twine, twine_env
 
 AK = [sys.executable, "-m", "attestkit"]
 GH = ["--github", "octo/demo", "--workflow", "release.yml", "--ref", "refs/tags/v1.0"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from attestkit.devmode import BANNER
+from attestkit.serving.devmode import BANNER
 from tests.fixtures.processes import ServerProcess, ak, start_server
 
 HTML = {"Accept": "text/html"}

@@ -21,17 +21,17 @@ import pytest
 import requests
 
 import attestkit
-from attestkit.constants import GITHUB_ISSUER
+from attestkit.core.constants import GITHUB_ISSUER
 from attestkit.index import admin
-from attestkit.index.core import Index, OidcIssuer
 from attestkit.index.db import utcnow
-from attestkit.index.oidc import TrustedPublishing
+from attestkit.index.instance import Index, OidcIssuer
 from attestkit.index.serve import PUBLIC_ISSUERS
-from attestkit.localsigstore.keys import KeyStore
-from attestkit.localsigstore.oidc import Issuer, github_claims
+from attestkit.index.trusted_publishing.exchange import TrustedPublishing
+from attestkit.sigstore.local.keys import KeyStore
+from attestkit.sigstore.local.oidc import Issuer, github_claims
+from tests.fixtures.index_server import Server
 from tests.fixtures.processes import ServerProcess, start_server
-from tests.index.conftest import Server
-from tests.index.test_upload import make_sdist, post
+from tests.index.upload.test_handler import make_sdist, post
 
 VICTIM = "victim/repo"
 AUD = "attestkit"

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 from attestkit.errors import AttestkitError
 
 if TYPE_CHECKING:
-    from attestkit.policy import Policy
-    from attestkit.verify import Verifier
+    from attestkit.core.policy import Policy
+    from attestkit.sigstore.verify.attestation import Verifier
 
 __all__ = [
     "UsageError",
@@ -35,8 +35,8 @@ def fail_usage(message: str) -> NoReturn:
 
 def verifier_from_args(args: argparse.Namespace) -> Verifier:
     """Build a :class:`Verifier` from ``--staging`` / ``--trust-config`` / ``--backend``."""
-    from attestkit.trust import TrustRoot
-    from attestkit.verify import Verifier
+    from attestkit.sigstore.trust import TrustRoot
+    from attestkit.sigstore.verify.attestation import Verifier
 
     if args.trust_config:
         root = TrustRoot.from_file(args.trust_config)
@@ -49,7 +49,7 @@ def verifier_from_args(args: argparse.Namespace) -> Verifier:
 
 def policy_from_args(args: argparse.Namespace, *, required: bool = True) -> Policy | None:
     """Turn the expected-signer flags into exactly one policy (or a usage error)."""
-    from attestkit import policy as p
+    from attestkit.core import policy as p
 
     chosen: list[Policy] = []
     if args.repository:
@@ -95,9 +95,9 @@ def _repository_policy(args: argparse.Namespace) -> Policy:
     """GitHub or GitLab from ``--repository``; with ``--issuer``, a self-hosted forge (GitHub
     Enterprise Server: issuer ``https://HOST/_services/token``; self-managed GitLab: issuer
     = the instance URL), whose repository URL must be on that forge."""
-    from attestkit import policy as p
-    from attestkit.constants import GITHUB_ISSUER, GITHUB_URL, GITLAB_URL
-    from attestkit.jwks import check_issuer_url, forge_url
+    from attestkit.core import policy as p
+    from attestkit.core.constants import GITHUB_ISSUER, GITHUB_URL, GITLAB_URL
+    from attestkit.core.issuers import check_issuer_url, forge_url
 
     url = args.repository
     if url.rstrip("/") != url:

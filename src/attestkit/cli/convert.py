@@ -7,15 +7,19 @@ import sys
 from pathlib import Path
 
 from attestkit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from attestkit.constants import SLSA_PREDICATE_V1
+from attestkit.core.constants import SLSA_PREDICATE_V1
 from attestkit.errors import AttestkitError, ConversionError
 
 
 def run(args: argparse.Namespace) -> int:
     """Convert one file; refuse to overwrite unless ``--overwrite``; write atomically."""
-    from attestkit.convert import attestation_from_bundle, bundle_from_attestation, bundle_to_json
-    from attestkit.encoding import atomic_write, read_json
-    from attestkit.models import Attestation
+    from attestkit.core.convert import (
+        attestation_from_bundle,
+        bundle_from_attestation,
+        bundle_to_json,
+    )
+    from attestkit.core.encoding import atomic_write, read_json
+    from attestkit.core.models import Attestation
 
     source = Path(args.input)
     try:
@@ -54,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dist_name(att: object, source: Path) -> str:
-    from attestkit.models import Attestation
+    from attestkit.core.models import Attestation
 
     assert isinstance(att, Attestation)
     try:

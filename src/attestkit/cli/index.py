@@ -2,7 +2,7 @@
 
 Every action opens the index database: ``--data-dir`` is the same directory
 ``attestkit serve --data-dir`` uses (the index is in its ``index/``
-subdirectory; default :func:`attestkit.index.core.default_data_dir`), and
+subdirectory; default :func:`attestkit.index.instance.default_data_dir`), and
 ``--database-url`` selects PostgreSQL,
 creating or upgrading its schema, and works in one transaction.  Errors are one
 line with exit code 2; ``list`` actions print a table, or JSON with ``--json``.
@@ -52,7 +52,7 @@ def _session(args: argparse.Namespace) -> Iterator[Session]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from attestkit.errors import InputError
-    from attestkit.index.core import Index, IndexConfig, index_dir
+    from attestkit.index.instance import Index, IndexConfig, index_dir
 
     data_dir = index_dir(args.data_dir)
     try:
@@ -314,7 +314,7 @@ def _two_parts(value: str, flag: str, shape: str) -> tuple[str, str]:
 
 def _issuer(url: str | None) -> str | None:
     """A custom issuer URL, checked (https, http only on loopback); None if not given."""
-    from attestkit.jwks import check_issuer_url
+    from attestkit.core.issuers import check_issuer_url
 
     if not url:
         return None

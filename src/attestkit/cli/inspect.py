@@ -7,8 +7,8 @@ import sys
 
 from attestkit.cli import EXIT_OK, EXIT_USAGE
 from attestkit.cli._common import print_json
+from attestkit.core.inspect import inspect_file, render_text
 from attestkit.errors import AttestkitError
-from attestkit.inspect import inspect_file, render_text
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,10 +20,10 @@ from attestkit.cli._common import print_json
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``attestkit publish``."""
+    from attestkit.client.publish import PublishError, PublishInputError, publish
+    from attestkit.client.sign import SigningServices
+    from attestkit.client.upload import PYPI_UPLOAD_URL
     from attestkit.errors import AttestkitError
-    from attestkit.publish import PublishError, PublishInputError, publish
-    from attestkit.signing import SigningServices
-    from attestkit.upload import PYPI_UPLOAD_URL
 
     def services() -> SigningServices:
         if args.local:

@@ -12,10 +12,10 @@ from attestkit.cli import EXIT_OK, EXIT_USAGE
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
-    from attestkit.config import ServeConfig, load_config
     from attestkit.errors import AttestkitError
-    from attestkit.index.core import default_data_dir
+    from attestkit.index.instance import default_data_dir
     from attestkit.index.serve import Served, serve
+    from attestkit.serving.config import ServeConfig, load_config
 
     try:
         conf = load_config(args.config).serve if args.config else ServeConfig()

@@ -25,8 +25,8 @@ from attestkit.errors import AttestkitError
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``attestkit sign``."""
-    from attestkit.identity import IdentityError
-    from attestkit.signing import PlanError, SigningError, SigningServices, sign, slsa_predicate
+    from attestkit.client.identity import IdentityError
+    from attestkit.client.sign import PlanError, SigningError, SigningServices, sign, slsa_predicate
 
     with _terminate_as_interrupt():
         try:

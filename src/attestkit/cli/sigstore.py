@@ -16,7 +16,7 @@ from attestkit.cli._common import fail_usage
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch to the ``sigstore`` actions."""
-    from attestkit.localsigstore.server import default_data_dir
+    from attestkit.sigstore.local.server import default_data_dir
 
     if args.sigstore_command == "serve":
         return _serve(args, default_data_dir)
@@ -27,9 +27,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, default_dir: Callable[[], Path]) -> int:
-    from attestkit.config import SigstoreConfig, load_config, parse_issuer
     from attestkit.errors import AttestkitError
-    from attestkit.localsigstore.server import LocalSigstore, serve
+    from attestkit.serving.config import SigstoreConfig, load_config, parse_issuer
+    from attestkit.sigstore.local.server import LocalSigstore, serve
 
     try:
         conf = load_config(args.config).sigstore if args.config else SigstoreConfig()
@@ -110,8 +110,8 @@ def _running_url(data_dir: Path, explicit: str | None) -> str:
 def _keys(data_dir: Path, *, development: bool = False) -> Any:
     """The key store of the instance in ``data_dir``; ``development`` requires a
     development instance (only it simulates identities, so only it mints tokens)."""
-    from attestkit.devmode import DEVELOPMENT, recorded_mode
-    from attestkit.localsigstore.keys import KeyStore
+    from attestkit.serving.devmode import DEVELOPMENT, recorded_mode
+    from attestkit.sigstore.local.keys import KeyStore
 
     if not (data_dir / "keys").is_dir():
         fail_usage(
@@ -126,9 +126,9 @@ def _keys(data_dir: Path, *, development: bool = False) -> Any:
 
 
 def _trust_config(args: argparse.Namespace, data_dir: Path) -> int:
-    from attestkit.devmode import DEVELOPMENT, recorded_mode
-    from attestkit.encoding import atomic_write
-    from attestkit.localsigstore.trustconfig import client_trust_config
+    from attestkit.core.encoding import atomic_write
+    from attestkit.serving.devmode import DEVELOPMENT, recorded_mode
+    from attestkit.sigstore.local.trustconfig import client_trust_config
 
     keys = _keys(data_dir)
     development = recorded_mode(data_dir) == DEVELOPMENT
@@ -143,8 +143,8 @@ def _trust_config(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _token(args: argparse.Namespace, data_dir: Path) -> int:
-    from attestkit.constants import GITLAB_ISSUER
-    from attestkit.localsigstore import oidc
+    from attestkit.core.constants import GITLAB_ISSUER
+    from attestkit.sigstore.local import oidc
 
     keys = _keys(data_dir, development=True)
     if args.self_managed and not args.gitlab:
@@ -184,7 +184,7 @@ def _token(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _print_env(args: argparse.Namespace, data_dir: Path, keys: Any) -> int:
-    from attestkit.localsigstore.oidc import REQUEST_TOKEN_LIFETIME, Issuer
+    from attestkit.sigstore.local.oidc import REQUEST_TOKEN_LIFETIME, Issuer
 
     url = _running_url(data_dir, args.url)
     if args.github:

@@ -23,8 +23,7 @@ from attestkit.cli._common import print_json, progress_wanted
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``attestkit upload``."""
-    from attestkit.errors import AttestkitError
-    from attestkit.upload import (
+    from attestkit.client.upload import (
         UploadConfigError,
         UploadInputError,
         env_flag,
@@ -32,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
         resolve_credentials,
         upload,
     )
+    from attestkit.errors import AttestkitError
 
     try:
         planned = plan(args.dists, attestations=args.attestations)

@@ -18,8 +18,8 @@ from attestkit.cli._common import fail_usage, policy_from_args, print_json, veri
 from attestkit.errors import AttestkitError, InputError, VerificationError
 
 if TYPE_CHECKING:
-    from attestkit.policy import Policy
-    from attestkit.verify import VerificationResult, Verifier
+    from attestkit.core.policy import Policy
+    from attestkit.sigstore.verify.attestation import VerificationResult, Verifier
 
 _SIDE_SUFFIXES = (".attestation", ".provenance", ".sigstore", ".sigstore.json", ".asc")
 _PREDICATES = {
@@ -91,7 +91,7 @@ def _select_dists(paths: list[str]) -> list[str]:
 
 
 def _load_dist(outcome: _Outcome) -> Any:
-    from attestkit.distribution import Distribution
+    from attestkit.core.distribution import Distribution
 
     return Distribution.from_file(outcome.file)
 
@@ -99,8 +99,8 @@ def _load_dist(outcome: _Outcome) -> Any:
 def _verify_attestations(
     verifier: Verifier, policy: Policy, dist_path: str, explicit: list[str] | None
 ) -> _Outcome:
-    from attestkit.models import Attestation
-    from attestkit.verify import find_attestations
+    from attestkit.core.models import Attestation
+    from attestkit.sigstore.verify.attestation import find_attestations
 
     outcome = _Outcome(dist_path)
     try:
@@ -131,7 +131,7 @@ def _verify_attestations(
 def _verify_provenance(
     verifier: Verifier, policy: Policy, dist_path: str, explicit: str | None
 ) -> _Outcome:
-    from attestkit.models import Provenance
+    from attestkit.core.models import Provenance
 
     outcome = _Outcome(dist_path)
     try:

@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from attestkit.core.publishers import Publisher, publisher_from_dict
 from attestkit.errors import InputError
 from attestkit.index.db import ApiToken, Project, Role, TrustedPublisher, User, utcnow
 from attestkit.index.tokens import new_token
-from attestkit.publishers import Publisher, publisher_from_dict
 
 __all__ = [
     "PUBLISHER_FIELDS",
@@ -148,7 +148,7 @@ def add_publisher(
     if (project is None) == (pending_name is None):
         raise InputError("a publisher is for an existing project or pending for a new name")
     if config.get("issuer_url"):
-        from attestkit.jwks import check_issuer_url
+        from attestkit.core.issuers import check_issuer_url
 
         try:
             config = {**config, "issuer_url": check_issuer_url(str(config["issuer_url"]))}

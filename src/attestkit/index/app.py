@@ -9,14 +9,16 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from attestkit.index.core import Index
+from attestkit.index.instance import Index
 
 __all__ = ["create_app", "index_routes"]
 
 
 def index_routes(index: Index) -> list[BaseRoute]:
     """All of the index's routes, in matching order."""
-    from attestkit.index import integrity, jsonapi, oidc, pages, simple, upload
+    from attestkit.index.read import integrity, jsonapi, pages, simple
+    from attestkit.index.trusted_publishing import exchange as oidc
+    from attestkit.index.upload import handler as upload
 
     routes: list[BaseRoute] = []
     for module in (upload, oidc, simple, integrity, jsonapi, pages):

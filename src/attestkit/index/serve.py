@@ -10,7 +10,7 @@ trust roots the operator configures (``trust_roots``, e.g. a private
 *Development* (``dev=True``, ``attestkit serve --dev``) adds the embedded local
 Sigstore on the same port, whose OIDC key stands in for GitHub, GitLab and
 Google so the whole chain runs offline.  Its identities are simulated, so it is
-fenced (:mod:`attestkit.devmode`): loopback only, a banner on every HTML page,
+fenced (:mod:`attestkit.serving.devmode`): loopback only, a banner on every HTML page,
 CA certificates marked as a development instance's, and a data directory that
 records the mode and is never served in the other one.
 """
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from attestkit.constants import GITHUB_ISSUER, GITLAB_ISSUER, GOOGLE_ISSUER
-from attestkit.index.core import Index, IndexConfig, OidcIssuer
+from attestkit.core.constants import GITHUB_ISSUER, GITLAB_ISSUER, GOOGLE_ISSUER
+from attestkit.index.instance import Index, IndexConfig, OidcIssuer
 
 __all__ = ["PUBLIC_ISSUERS", "Served", "serve"]
 
@@ -73,9 +73,9 @@ class _Settings:
 
 def _build(settings: _Settings) -> tuple[Any, Index, Any]:
     """The application for ``settings``: (app, index, local Sigstore or None)."""
-    from attestkit.devmode import DevBannerMiddleware
     from attestkit.index.app import create_app
-    from attestkit.trust import TrustRoot
+    from attestkit.serving.devmode import DevBannerMiddleware
+    from attestkit.sigstore.trust import TrustRoot
 
     base = Path(settings.data_dir)
     extra_routes: list[Any] = []
@@ -85,8 +85,8 @@ def _build(settings: _Settings) -> tuple[Any, Index, Any]:
     issuers: tuple[OidcIssuer, ...] = PUBLIC_ISSUERS
     instance = None
     if settings.dev:
-        from attestkit.localsigstore.server import LocalSigstore
-        from attestkit.localsigstore.server import create_app as sigstore_app
+        from attestkit.sigstore.local.server import LocalSigstore
+        from attestkit.sigstore.local.server import create_app as sigstore_app
 
         instance = LocalSigstore.open(
             base / "sigstore",
@@ -166,11 +166,11 @@ def serve(
 
     import uvicorn
 
-    from attestkit.devmode import DEVELOPMENT, PRODUCTION, claim_data_dir, require_loopback
-    from attestkit.encoding import atomic_write
+    from attestkit.core.encoding import atomic_write
     from attestkit.errors import InputError
     from attestkit.index.reasons import ReasonPhraseH11Protocol
-    from attestkit.trust import TrustRoot
+    from attestkit.serving.devmode import DEVELOPMENT, PRODUCTION, claim_data_dir, require_loopback
+    from attestkit.sigstore.trust import TrustRoot
 
     if dev:
         require_loopback(host)

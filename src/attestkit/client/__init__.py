@@ -1,0 +1,1 @@
+"""The client side: find an identity, sign, upload and publish."""

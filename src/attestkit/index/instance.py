@@ -1,0 +1,102 @@
+"""The index's configuration and its open handle (database, file store, trust roots).
+
+:class:`Index` is what every HTTP surface and admin command works with:
+``Index.open(IndexConfig(data_dir=...))`` creates or upgrades the schema and
+the file store.  Attestations uploaded to it are verified against
+``config.trust_roots`` (the embedded local Sigstore and/or public Sigstore).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from attestkit.core.issuers import OidcIssuer
+from attestkit.index.storage import FileStore
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from attestkit.sigstore.trust import TrustRoot
+
+__all__ = ["Index", "IndexConfig", "OidcIssuer", "default_data_dir", "index_dir"]
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Everything an index needs; defaults give a zero-configuration SQLite index."""
+
+    data_dir: Path
+    database_url: str | None = None
+    #: The audience Trusted Publishing tokens must carry (``GET /_/oidc/audience``).
+    audience: str = "attestkit"
+    max_file_size: int = 100 * MiB
+    max_project_size: int = 10 * 1024 * MiB
+    #: Trust roots that uploaded attestations are verified against (any may match).
+    trust_roots: tuple[TrustRoot, ...] = ()
+    #: Issuers accepted at ``/_/oidc/mint-token``.
+    oidc_issuers: tuple[OidcIssuer, ...] = ()
+    #: Minted upload tokens' lifetime (PyPI: 15 minutes).
+    minted_token_lifetime: int = 900
+    #: Externally visible base URL (absolute links); default: from each request.
+    base_url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """``database_url``, or a SQLite file in the data directory."""
+        return self.database_url or f"sqlite:///{Path(self.data_dir) / 'index.sqlite3'}"
+
+
+class Index:
+    """An open index: engine, session factory and file store."""
+
+    def __init__(self, config: IndexConfig) -> None:
+        from attestkit.index.db import make_engine, make_sessionmaker
+        from attestkit.index.migrate import upgrade
+
+        self.config = config
+        Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(config.resolved_database_url)
+        upgrade(self.engine)
+        self.sessions = make_sessionmaker(self.engine)
+        self.store = FileStore(Path(config.data_dir) / "files")
+
+    @classmethod
+    def open(cls, config: IndexConfig) -> Index:
+        """Open (creating or upgrading) the index described by ``config``."""
+        return cls(config)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction: committed on success, rolled back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        """Dispose of the database connections."""
+        self.engine.dispose()
+
+
+def default_data_dir() -> Path:
+    """The top-level attestkit data directory shared by ``attestkit serve`` and ``attestkit index``.
+
+    ``$ATTESTKIT_DATA_DIR``, else ``$XDG_DATA_HOME/attestkit`` (~/.local/share/attestkit).
+    The index lives in its ``index/`` subdirectory, the embedded Sigstore in ``sigstore/``.
+    """
+    explicit = os.environ.get("ATTESTKIT_DATA_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "attestkit"
+
+
+def index_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where the index of ``data_dir`` (default :func:`default_data_dir`) lives."""
+    return (Path(data_dir) if data_dir else default_data_dir()) / "index"

@@ -1,0 +1,1 @@
+"""The read APIs: Simple, Integrity, JSON and the HTML pages."""

@@ -1,0 +1,385 @@
+"""The Simple repository API (PEP 503/691/700/714/740/792) and file downloads.
+
+``GET /simple/`` and ``GET /simple/{name}/`` answer in HTML or JSON by
+``Accept`` (PyPI's three offers, ``text/html`` by default and on ties, never
+406), at API version 1.4:
+
+* JSON: ``meta`` (``api-version``, ``_last-serial``), ``name``,
+  ``project-status``, ``versions`` and ``files`` (sorted by version, then
+  filename) with ``url``, ``hashes``, ``requires-python``, ``size``,
+  ``upload-time``, ``yanked``, ``core-metadata`` (and PyPI's legacy
+  ``data-dist-info-metadata``) and the Integrity API ``provenance`` URL;
+* HTML: the same per file as ``data-*`` attributes, ``<!--SERIAL n-->`` last.
+
+A non-normalized name or a missing trailing slash is a 301 to the canonical
+URL; an unknown project is ``404 Not Found`` in ``text/plain``.
+
+Rendered project pages are cached per index (:class:`PageCache`, least recently
+used evicted beyond a byte budget), keyed by normalized name, format (HTML or
+JSON) and base URL.  A cached page is valid only for the project *state* it was
+rendered at: the project row's ``(id, serial, created)``, read from the database
+by every request (one indexed single-row query), so another process's upload
+(``attestkit index``, other workers, a shared PostgreSQL) is seen at once and no
+stale page is ever served.  This relies on the rule :class:`~attestkit.index.db.Project`
+states: every change the Simple API shows (an upload, a yank) bumps the serial
+in the same transaction.
+
+``GET /files/{path}`` streams a stored distribution (only paths that belong
+to a file row) and ``GET /files/{path}.metadata`` its PEP 658 core metadata,
+byte for byte what ``core-metadata`` advertises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, select
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from attestkit.index.admin import normalize
+from attestkit.index.db import File, Project
+from attestkit.index.read.web import (
+    CORS_HEADERS,
+    FileView,
+    ProjectView,
+    ReleaseView,
+    base_url,
+    best_offer,
+    cache_headers,
+    etag_for,
+    file_url,
+    global_serial,
+    iso_z,
+    json_bytes,
+    list_projects,
+    load_project,
+    path_prefix,
+    provenance_url,
+    respond,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+    from starlette.requests import Request
+
+    from attestkit.index.instance import Index
+
+__all__ = [
+    "API_VERSION",
+    "MIME_PYPI_SIMPLE_V1_HTML",
+    "MIME_PYPI_SIMPLE_V1_JSON",
+    "MIME_TEXT_HTML",
+    "PageCache",
+    "detail_json",
+    "index_json",
+    "routes",
+    "select_content_type",
+]
+
+API_VERSION = "1.4"
+MIME_TEXT_HTML = "text/html"
+MIME_PYPI_SIMPLE_V1_HTML = "application/vnd.pypi.simple.v1+html"
+MIME_PYPI_SIMPLE_V1_JSON = "application/vnd.pypi.simple.v1+json"
+#: PyPI's order of offers: on equal quality the first wins.
+_OFFERS = (MIME_TEXT_HTML, MIME_PYPI_SIMPLE_V1_HTML, MIME_PYPI_SIMPLE_V1_JSON)
+_FILE_HEADERS = {"Cache-Control": "max-age=31536000, public, immutable"}
+#: Bytes of rendered project pages an index keeps (a page above a quarter is not kept).
+PAGE_CACHE_BYTES = 32 * 1024 * 1024
+
+
+@lru_cache(maxsize=256)
+def select_content_type(accept: str | None) -> str:
+    """The Simple API's response type for an ``Accept`` header (``text/html`` by default)."""
+    return best_offer(accept, _OFFERS) or MIME_TEXT_HTML
+
+
+#: What a cached page is valid for: the project row's ``(id, serial, created)``.
+_State = tuple[int, int, Any]
+#: ``(normalized name, "html" or "json", base URL)``.
+_Key = tuple[str, str, str]
+_PROJECT_STATE = select(Project.id, Project.serial, Project.created).where(
+    Project.normalized_name == bindparam("name")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """A rendered project page and the project state it shows."""
+
+    state: _State
+    serial: int
+    body: bytes
+    etag: str
+
+
+class PageCache:
+    """Rendered project pages, each valid while its project's state is unchanged (thread-safe).
+
+    :meth:`get` returns a page only for exactly the state it was rendered at; older
+    entries are replaced by :meth:`put`, and the least recently used ones go once the
+    bodies exceed ``max_bytes``.
+    """
+
+    def __init__(self, max_bytes: int = PAGE_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._pages: OrderedDict[_Key, _Page] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def get(self, key: _Key, state: _State) -> _Page | None:
+        """The page cached under ``key`` if it was rendered at ``state``."""
+        with self._lock:
+            page = self._pages.get(key)
+            if page is None or page.state != state:
+                return None
+            self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: _Key, page: _Page) -> None:
+        """Keep ``page`` under ``key`` (replacing what was there)."""
+        size = len(page.body)
+        with self._lock:
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old.body)
+            if size > self.max_bytes // 4:
+                return
+            self._pages[key] = page
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, evicted = self._pages.popitem(last=False)
+                self._bytes -= len(evicted.body)
+
+    def clear(self) -> None:
+        """Forget every page."""
+        with self._lock:
+            self._pages.clear()
+            self._bytes = 0
+
+
+def _project_state(index: Index, normalized: str) -> _State | None:
+    """The project's ``(id, serial, created)``, or None if there is no such project."""
+    with index.engine.connect() as conn:
+        row = conn.execute(_PROJECT_STATE, {"name": normalized}).first()
+    return None if row is None else (int(row[0]), int(row[1] or 0), row[2])
+
+
+def index_json(projects: list[tuple[str, str, int]], serial: int) -> dict[str, Any]:
+    """The PEP 691 project list."""
+    return {
+        "meta": {"api-version": API_VERSION, "_last-serial": serial},
+        "projects": [{"name": name, "_last-serial": s} for name, _, s in projects],
+    }
+
+
+def _file_json(
+    base: str, project: ProjectView, release: ReleaseView, f: FileView
+) -> dict[str, Any]:
+    metadata: dict[str, str] | bool = {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
+    return {
+        "filename": f.filename,
+        "url": file_url(base, f.path),
+        "hashes": {"sha256": f.sha256},
+        "requires-python": release.file_requires_python(f),
+        "size": f.size,
+        "upload-time": iso_z(f.upload_time),
+        "yanked": release.yanked_value,
+        "data-dist-info-metadata": metadata,
+        "core-metadata": metadata,
+        "provenance": (
+            provenance_url(base, project.normalized_name, release.version, f.filename)
+            if f.has_provenance
+            else None
+        ),
+    }
+
+
+def detail_json(base: str, project: ProjectView) -> dict[str, Any]:
+    """The PEP 691 project page (with PEP 700, 714, 740 and 792 keys)."""
+    return {
+        "meta": {"api-version": API_VERSION, "_last-serial": project.serial},
+        "name": project.normalized_name,
+        "project-status": {"status": "active"},
+        "versions": [r.version for r in project.releases],
+        "files": [_file_json(base, project, r, f) for r, f in project.files()],
+    }
+
+
+def _index_html(prefix: str, projects: list[tuple[str, str, int]]) -> str:
+    links = "".join(
+        f'    <a href="{escape(f"{prefix}/simple/{normalized}/")}">{escape(name)}</a>\n'
+        for name, normalized, _ in projects
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n'
+        "  <head>\n"
+        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        "    <title>Simple index</title>\n"
+        "  </head>\n"
+        "  <body>\n"
+        f"{links}"
+        "  </body>\n"
+        "</html>\n"
+    )
+
+
+def _anchor(file: dict[str, Any]) -> str:
+    attrs = [f'href="{escape(file["url"] + "#sha256=" + file["hashes"]["sha256"])}"']
+    if file["requires-python"]:
+        attrs.append(f'data-requires-python="{escape(file["requires-python"])}"')
+    yanked = file["yanked"]
+    if yanked:
+        attrs.append(f'data-yanked="{escape(yanked) if isinstance(yanked, str) else ""}"')
+    if file["core-metadata"]:
+        digest = escape(file["core-metadata"]["sha256"])
+        attrs.append(f'data-dist-info-metadata="sha256={digest}"')
+        attrs.append(f'data-core-metadata="sha256={digest}"')
+    if file["provenance"]:
+        attrs.append(f'data-provenance="{escape(file["provenance"])}"')
+    return f"    <a {' '.join(attrs)}>{escape(file['filename'])}</a><br />\n"
+
+
+def _detail_html(doc: dict[str, Any]) -> str:
+    name = escape(doc["name"])
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n'
+        "  <head>\n"
+        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        f'    <meta name="pypi:project-status" content="{doc["project-status"]["status"]}">\n'
+        f"    <title>Links for {name}</title>\n"
+        "  </head>\n"
+        "  <body>\n"
+        f"    <h1>Links for {name}</h1>\n"
+        f"{''.join(_anchor(f) for f in doc['files'])}"
+        "  </body>\n"
+        "</html>\n"
+        f"<!--SERIAL {doc['meta']['_last-serial']}-->\n"
+    )
+
+
+def _not_found() -> Response:
+    return PlainTextResponse("404 Not Found", status_code=404)
+
+
+def _headers(serial: int) -> dict[str, str]:
+    return {**CORS_HEADERS, **cache_headers(), "X-PyPI-Last-Serial": str(serial)}
+
+
+def _body(content_type: str, doc: dict[str, Any], html: str) -> bytes:
+    if content_type == MIME_PYPI_SIMPLE_V1_JSON:
+        return json_bytes(doc, newline=True)
+    # Pure ASCII (other characters as references), so no charset is ever guessed.
+    return html.encode("ascii", "xmlcharrefreplace")
+
+
+def _render(request: Request, doc: dict[str, Any], html: str, serial: int) -> Response:
+    content_type = select_content_type(request.headers.get("accept"))
+    body = _body(content_type, doc, html)
+    return respond(request, body, content_type=content_type, headers=_headers(serial))
+
+
+def routes(index: Index, cache: PageCache | None = None) -> list[BaseRoute]:
+    """The Simple API and file download routes of ``index`` (project pages cached in ``cache``)."""
+    pages = cache if cache is not None else PageCache()
+
+    def simple_index(request: Request) -> Response:
+        projects = list_projects(index)
+        serial = global_serial(projects)
+        prefix = path_prefix(base_url(index, request))
+        return _render(request, index_json(projects, serial), _index_html(prefix, projects), serial)
+
+    def simple_index_redirect(request: Request) -> Response:
+        prefix = path_prefix(base_url(index, request))
+        return RedirectResponse(f"{prefix}/simple/", status_code=301, headers=dict(CORS_HEADERS))
+
+    def simple_detail(request: Request) -> Response:
+        name: str = request.path_params["name"]
+        normalized = normalize(name)
+        state = _project_state(index, normalized)
+        if state is None:
+            return _not_found()
+        base = base_url(index, request)
+        if name != normalized or not request.scope["path"].endswith("/"):
+            return RedirectResponse(
+                f"{path_prefix(base)}/simple/{normalized}/",
+                status_code=301,
+                headers=dict(CORS_HEADERS),
+            )
+        content_type = select_content_type(request.headers.get("accept"))
+        key = (normalized, "json" if content_type == MIME_PYPI_SIMPLE_V1_JSON else "html", base)
+        page = pages.get(key, state)
+        if page is None:
+            project = load_project(index, normalized)
+            if project is None:  # removed since the state was read
+                return _not_found()
+            doc = detail_json(base, project)
+            body = _body(content_type, doc, _detail_html(doc))
+            page = _Page(state, project.serial, body, etag_for(body))
+            # Kept only if rendered at the state read above; a newer render is served once.
+            if (project.id, project.serial) == state[:2]:
+                pages.put(key, page)
+        return respond(
+            request,
+            page.body,
+            content_type=content_type,
+            headers=_headers(page.serial),
+            etag=page.etag,
+        )
+
+    def download(request: Request) -> Response:
+        path: str = request.path_params["path"]
+        with index.session() as session:
+            row = _file_by_path(session, path)
+            metadata_for = None
+            if row is None and path.endswith(".metadata"):
+                metadata_for = _file_by_path(session, path.removesuffix(".metadata"))
+            stored = row.path if row is not None else None
+            metadata_path = metadata_for.path if metadata_for is not None else None
+            metadata_sha256 = metadata_for.metadata_sha256 if metadata_for is not None else None
+        if stored is not None:
+            target = index.store.path(stored)
+            if not target.is_file():
+                return _not_found()
+            return FileResponse(
+                target, media_type="application/octet-stream", headers=_FILE_HEADERS
+            )
+        if metadata_path is not None and metadata_sha256:
+            try:
+                data = index.store.path(metadata_path + ".metadata").read_bytes()
+            except OSError:
+                return _not_found()
+            if hashlib.sha256(data).hexdigest() != metadata_sha256.lower():
+                # Never serve bytes other than those whose hash is advertised.
+                return _not_found()
+            return Response(data, media_type="application/octet-stream", headers=_FILE_HEADERS)
+        return _not_found()
+
+    return [
+        Route("/simple/", simple_index, methods=["GET"]),
+        Route("/simple", simple_index_redirect, methods=["GET"]),
+        Route("/simple/{name}/", simple_detail, methods=["GET"]),
+        Route("/simple/{name}", simple_detail, methods=["GET"]),
+        Route("/simple/{rest:path}", lambda request: _not_found(), methods=["GET"]),
+        Route("/files/{path:path}", download, methods=["GET"]),
+    ]
+
+
+def _file_by_path(session: Session, path: str) -> File | None:
+    """The file row stored at ``path`` (looked up by its unique filename)."""
+    filename = path.rpartition("/")[2]
+    if not filename:
+        return None
+    row = session.scalar(select(File).where(File.filename == filename))
+    return row if row is not None and row.path == path else None

@@ -1,0 +1,1 @@
+"""Trusted Publishing: OIDC token exchange for short-lived upload tokens."""

@@ -1,0 +1,1 @@
+"""The upload pipeline: ``POST /legacy/`` validated, verified and recorded."""

@@ -1,0 +1,1 @@
+"""OpenID Connect: issuers' signing keys (JWKS) and JWT signature checks."""

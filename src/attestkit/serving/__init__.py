@@ -1,0 +1,1 @@
+"""What both servers share: the configuration file, the development fence, the bootstrap."""

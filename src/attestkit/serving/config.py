@@ -1,0 +1,195 @@
+"""The configuration file (``--config attestkit.toml``) of the servers.
+
+Everything ``attestkit serve`` and ``attestkit sigstore serve`` take as flags
+can also live in one TOML file, so that an operator keeps a deployment's trust
+decisions (which issuers, which trust roots, development or production) in one
+reviewed place.  A flag given on the command line wins over the file.
+
+.. code-block:: toml
+
+    [serve]                      # attestkit serve
+    dev = false                  # production (the default): only real or configured trust
+    host = "0.0.0.0"
+    port = 8080
+    data_dir = "/var/lib/attestkit"
+    database_url = "postgresql://attestkit@db/attestkit"
+    base_url = "https://pypi.example.com"
+    audience = "attestkit"
+    workers = 2
+    public_sigstore = true       # trust public Sigstore (production root)
+    trust_roots = ["private-sigstore.json"]   # plus these (ClientTrustConfig/TrustedRoot files)
+
+    [sigstore]                   # attestkit sigstore serve: a private Sigstore
+    host = "127.0.0.1"
+    port = 8081
+    data_dir = "/var/lib/attestkit-sigstore"
+    ca_name = "Example Corp Sigstore"
+
+    [[sigstore.issuers]]         # OIDC issuers the CA trusts (keys by discovery)
+    url = "https://gitlab.example.com"
+    kind = "gitlab"              # github | gitlab | google | circleci | buildkite | email
+
+Relative paths are relative to the file.  Unknown keys are errors, so a typo
+never silently drops a trust decision.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from attestkit.core.issuers import OidcIssuer, check_issuer_url
+from attestkit.errors import InputError
+
+__all__ = ["ISSUER_KINDS", "Config", "ServeConfig", "SigstoreConfig", "load_config", "parse_issuer"]
+
+#: The provider kinds an issuer of a private Sigstore can have.
+ISSUER_KINDS = ("github", "gitlab", "google", "circleci", "buildkite", "email")
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """The ``[serve]`` table; ``None`` means "not set" (the flag or default applies)."""
+
+    dev: bool | None = None
+    host: str | None = None
+    port: int | None = None
+    data_dir: Path | None = None
+    database_url: str | None = None
+    base_url: str | None = None
+    audience: str | None = None
+    workers: int | None = None
+    login_email: str | None = None
+    login_auto_approve: bool | None = None
+    public_sigstore: bool | None = None
+    trust_roots: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class SigstoreConfig:
+    """The ``[sigstore]`` table."""
+
+    dev: bool | None = None
+    host: str | None = None
+    port: int | None = None
+    data_dir: Path | None = None
+    ca_name: str | None = None
+    login_email: str | None = None
+    login_auto_approve: bool | None = None
+    issuers: tuple[OidcIssuer, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole configuration file (both tables optional)."""
+
+    serve: ServeConfig = field(default_factory=ServeConfig)
+    sigstore: SigstoreConfig = field(default_factory=SigstoreConfig)
+
+
+def parse_issuer(kind: str, url: str) -> OidcIssuer:
+    """An issuer a private Sigstore trusts; ``ValueError`` with a one-line reason."""
+    if kind not in ISSUER_KINDS:
+        raise ValueError(f"issuer kind {kind!r} is not one of {', '.join(ISSUER_KINDS)}")
+    return OidcIssuer(check_issuer_url(url), kind)
+
+
+_NOUNS = {bool: "true or false", int: "an integer", str: "a string", list: "an array"}
+_TYPES: dict[str, type] = {
+    "dev": bool,
+    "host": str,
+    "port": int,
+    "data_dir": str,
+    "database_url": str,
+    "base_url": str,
+    "audience": str,
+    "workers": int,
+    "login_email": str,
+    "login_auto_approve": bool,
+    "public_sigstore": bool,
+    "trust_roots": list,
+    "ca_name": str,
+    "issuers": list,
+}
+_SERVE_KEYS = frozenset(f.name for f in ServeConfig.__dataclass_fields__.values())
+_SIGSTORE_KEYS = frozenset(f.name for f in SigstoreConfig.__dataclass_fields__.values())
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and check ``path``; :class:`InputError` naming the file and the key otherwise."""
+    import tomllib
+
+    source = str(path)
+    try:
+        with Path(path).open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise InputError("no such file", source=source) from None
+    except OSError as exc:
+        raise InputError(exc.strerror or str(exc), source=source) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", source=source) from None
+    base = Path(path).resolve().parent
+    unknown = sorted(set(data) - {"serve", "sigstore"})
+    if unknown:
+        raise InputError(
+            f"unknown table [{unknown[0]}] (want [serve] or [sigstore])", source=source
+        )
+    serve = _table(data, "serve", _SERVE_KEYS, source)
+    sigstore = _table(data, "sigstore", _SIGSTORE_KEYS, source)
+    return Config(
+        serve=ServeConfig(
+            **{k: v for k, v in serve.items() if k not in ("data_dir", "trust_roots")},
+            data_dir=_path(base, serve.get("data_dir")),
+            trust_roots=tuple(
+                _path_item(base, item, f"serve.trust_roots[{i}]", source)
+                for i, item in enumerate(serve.get("trust_roots", []))
+            ),
+        ),
+        sigstore=SigstoreConfig(
+            **{k: v for k, v in sigstore.items() if k not in ("data_dir", "issuers")},
+            data_dir=_path(base, sigstore.get("data_dir")),
+            issuers=tuple(
+                _issuer(item, f"sigstore.issuers[{i}]", source)
+                for i, item in enumerate(sigstore.get("issuers", []))
+            ),
+        ),
+    )
+
+
+def _table(data: dict[str, Any], name: str, keys: frozenset[str], source: str) -> dict[str, Any]:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise InputError(f"{name} must be a table ([{name}])", source=source)
+    for key, value in table.items():
+        if key not in keys:
+            raise InputError(f"unknown key {name}.{key}", source=source)
+        want = _TYPES[key]
+        # bool is an int in Python; a port of `true` is still an error.
+        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+            raise InputError(f"{name}.{key} must be {_NOUNS[want]}", source=source)
+    return dict(table)
+
+
+def _path(base: Path, value: str | None) -> Path | None:
+    return None if value is None else base / Path(value).expanduser()
+
+
+def _path_item(base: Path, item: object, where: str, source: str) -> Path:
+    if not isinstance(item, str) or not item:
+        raise InputError(f"{where} must be a file path", source=source)
+    return base / Path(item).expanduser()
+
+
+def _issuer(item: object, where: str, source: str) -> OidcIssuer:
+    if not isinstance(item, dict) or set(item) - {"url", "kind"}:
+        raise InputError(f"{where} must be a table with 'url' and 'kind'", source=source)
+    url, kind = item.get("url"), item.get("kind")
+    if not isinstance(url, str) or not isinstance(kind, str):
+        raise InputError(f"{where} needs 'url' and 'kind' strings", source=source)
+    try:
+        return parse_issuer(kind, url)
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}", source=source) from None

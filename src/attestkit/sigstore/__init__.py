@@ -1,0 +1,1 @@
+"""Sigstore: trust roots, the verification engine and the embedded local instance."""

@@ -1,0 +1,262 @@
+"""Persisted keys and CA certificates of a local Sigstore instance.
+
+On first start, :meth:`KeyStore.open` creates every key (OIDC RSA-2048 signing
+key, P-384 root and intermediate CA, P-256 CT-log and Rekor keys) and the CA
+certificates in a temporary directory, then renames it into place, so a crash
+never leaves a half-created key set.  Later starts load the same files.
+Private keys are stored as PKCS#8 PEM files readable only by their owner.
+
+Certificate profile (Fulcio's ``docs/certificate-specification.md``): the root is
+self-signed with critical BasicConstraints CA:TRUE and critical KeyUsage
+keyCertSign/cRLSign; the intermediate adds pathlen 0 and EKU codeSigning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from attestkit.core.constants import DEV_CA_ORGANIZATION
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+__all__ = ["KeyStore", "key_id"]
+
+ROOT_CN = "attestkit-local"
+INTERMEDIATE_CN = "attestkit-local-intermediate"
+#: How far back validity starts, so that a freshly created instance is valid "now".
+_BACKDATE = dt.timedelta(hours=1)
+_CA_LIFETIME = dt.timedelta(days=3650)
+
+
+def key_id(public_key: object) -> bytes:
+    """SHA-256 of the DER SubjectPublicKeyInfo: Sigstore's key and log id."""
+    from cryptography.hazmat.primitives import serialization
+
+    der = public_key.public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).digest()
+
+
+@dataclass(frozen=True)
+class KeyStore:
+    """The keys of one instance, loaded from ``<data_dir>/keys``."""
+
+    directory: Path
+    created: dt.datetime
+    tree_id: int
+    #: Secret that authorizes minting tokens through the CI token endpoints.
+    runner_token: str
+    oidc_key: rsa.RSAPrivateKey
+    oidc_kid: str
+    root_key: ec.EllipticCurvePrivateKey
+    root_cert: x509.Certificate
+    intermediate_key: ec.EllipticCurvePrivateKey
+    intermediate_cert: x509.Certificate
+    ct_key: ec.EllipticCurvePrivateKey
+    rekor_key: ec.EllipticCurvePrivateKey
+
+    @property
+    def valid_from(self) -> dt.datetime:
+        """Start of validity of every key and certificate (in the past, UTC)."""
+        return self.created - _BACKDATE
+
+    @property
+    def rekor_log_id(self) -> bytes:
+        """The Rekor log id: SHA-256 of the log key's SPKI."""
+        return key_id(self.rekor_key.public_key())
+
+    @property
+    def ct_log_id(self) -> bytes:
+        """The CT log id: SHA-256 of the CT key's SPKI."""
+        return key_id(self.ct_key.public_key())
+
+    @property
+    def organization(self) -> str:
+        """The organization (O=) the CA certificates name: who runs this instance.
+
+        :data:`~attestkit.core.constants.DEV_CA_ORGANIZATION` marks a development
+        instance, whose identities are simulated.
+        """
+        from cryptography.x509.oid import NameOID
+
+        names = self.intermediate_cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        return str(names[0].value) if names else ""
+
+    @classmethod
+    def open(
+        cls, data_dir: str | os.PathLike[str], *, organization: str = DEV_CA_ORGANIZATION
+    ) -> KeyStore:
+        """Load the keys under ``data_dir``, creating them (atomically) on first use.
+
+        ``organization`` names the CA in the certificates created on first use
+        (later opens keep what was created); the default marks a development
+        instance.
+        """
+        base = Path(data_dir)
+        base.mkdir(parents=True, exist_ok=True)
+        directory = base / "keys"
+        if not directory.is_dir():
+            tmp = Path(tempfile.mkdtemp(prefix=".keys-", dir=base))
+            try:
+                _generate(tmp, organization)
+                try:
+                    tmp.rename(directory)
+                except OSError:
+                    if not directory.is_dir():  # lost a race to another process: fine
+                        raise
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp)
+        return cls._load(directory)
+
+    @classmethod
+    def _load(cls, directory: Path) -> KeyStore:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+        meta = json.loads((directory / "instance.json").read_text())
+
+        def private(name: str) -> object:
+            return serialization.load_pem_private_key((directory / name).read_bytes(), None)
+
+        oidc = private("oidc.pem")
+        root = private("ca-root.pem")
+        inter = private("ca-intermediate.pem")
+        ct = private("ct.pem")
+        rekor = private("rekor.pem")
+        assert isinstance(oidc, rsa.RSAPrivateKey)
+        for k in (root, inter, ct, rekor):
+            assert isinstance(k, ec.EllipticCurvePrivateKey)
+        return cls(
+            directory=directory,
+            created=dt.datetime.fromisoformat(meta["created"]),
+            tree_id=int(meta["tree_id"]),
+            runner_token=meta["runner_token"],
+            oidc_key=oidc,
+            oidc_kid=meta["oidc_kid"],
+            root_key=root,  # type: ignore[arg-type]
+            root_cert=x509.load_pem_x509_certificate((directory / "ca-root.crt").read_bytes()),
+            intermediate_key=inter,  # type: ignore[arg-type]
+            intermediate_cert=x509.load_pem_x509_certificate(
+                (directory / "ca-intermediate.crt").read_bytes()
+            ),
+            ct_key=ct,  # type: ignore[arg-type]
+            rekor_key=rekor,  # type: ignore[arg-type]
+        )
+
+
+def _generate(directory: Path, organization: str) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    oidc = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    root = ec.generate_private_key(ec.SECP384R1())
+    inter = ec.generate_private_key(ec.SECP384R1())
+    ct = ec.generate_private_key(ec.SECP256R1())
+    rekor = ec.generate_private_key(ec.SECP256R1())
+    root_cert = _ca_cert(root, root, None, organization, ROOT_CN, now, path_length=1)
+    inter_cert = _ca_cert(inter, root, root_cert, organization, INTERMEDIATE_CN, now, path_length=0)
+
+    def write(name: str, data: bytes, mode: int) -> None:
+        path = directory / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    for name, key in (
+        ("oidc.pem", oidc),
+        ("ca-root.pem", root),
+        ("ca-intermediate.pem", inter),
+        ("ct.pem", ct),
+        ("rekor.pem", rekor),
+    ):
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        write(name, pem, 0o600)
+    write("ca-root.crt", root_cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    write("ca-intermediate.crt", inter_cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    meta = {
+        "created": now.isoformat(),
+        # Rekor tree ids are positive int64s; keep it below 2**63.
+        "tree_id": secrets.randbelow(2**62) + 1,
+        "runner_token": secrets.token_urlsafe(32),
+        "oidc_kid": key_id(oidc.public_key()).hex()[:16],
+    }
+    write("instance.json", json.dumps(meta, indent=2).encode(), 0o600)
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _ca_cert(
+    key: ec.EllipticCurvePrivateKey,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    issuer_cert: x509.Certificate | None,
+    organization: str,
+    common_name: str,
+    now: dt.datetime,
+    *,
+    path_length: int,
+) -> x509.Certificate:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_cert.subject if issuer_cert else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _BACKDATE)
+        .not_valid_after(now + _CA_LIFETIME)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if issuer_cert is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False,
+        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+    return builder.sign(issuer_key, hashes.SHA384())

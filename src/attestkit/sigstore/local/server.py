@@ -1,0 +1,540 @@
+"""The local Sigstore instance as one ASGI application (Starlette, served by uvicorn).
+
+Routes (paths are the ones sigstore-python and Rekor clients call):
+
+* OIDC: ``GET /.well-known/openid-configuration``, ``GET /.well-known/jwks.json``,
+  ``GET /oauth2/authorize`` + ``POST /oauth2/approve`` + ``POST /oauth2/token``
+  (interactive PKCE login for a local user, approved with a one-time code the
+  server prints), ``GET /oidc/github-actions`` (GitHub's
+  ``ACTIONS_ID_TOKEN_REQUEST_URL`` with a job-bound request token, so ``id``'s
+  ambient detection works);
+* CA: ``POST /api/v2/signingCert``, ``GET /api/v2/trustBundle``;
+* Rekor v1: ``POST /api/v1/log/entries``, ``GET /api/v1/log``,
+  ``GET /api/v1/log/publicKey``, ``GET /api/v1/log/entries?logIndex=N``,
+  ``GET /api/v1/log/entries/{uuid}``, ``POST /api/v1/log/entries/retrieve``,
+  ``GET /api/v1/log/proof?firstSize=&lastSize=``;
+* ``GET /trust-config.json``: the ClientTrustConfig for this instance.
+
+Errors are JSON ``{"code": n, "message": "..."}`` with a 4xx status; blocking
+work (signing, the log's durable appends) runs in the thread pool.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import Route
+
+from attestkit.core.constants import DEV_CA_ORGANIZATIONS
+from attestkit.sigstore.local.keys import KeyStore
+
+if TYPE_CHECKING:
+    from attestkit.core.issuers import OidcIssuer
+
+__all__ = ["LocalSigstore", "create_app"]
+
+#: Checkpoint origin: stable across restarts and ports.
+LOG_ORIGIN = "attestkit.local"
+
+
+@dataclass
+class LocalSigstore:
+    """One running instance: keys, CA and transparency log, and in development
+    mode its own OIDC issuer.
+
+    A *development* instance (``development=True``) runs an OIDC issuer whose
+    key stands in for the CI issuers: its identities are simulated (see
+    :mod:`attestkit.serving.devmode`).  A *private* instance trusts only the external
+    issuers it is configured with (``issuers``: a self-managed GitLab, GitHub
+    Enterprise Server, ...; keys by OpenID discovery) and runs no issuer of
+    its own: an air-gapped company's own Sigstore.
+    """
+
+    url: str
+    data_dir: Path
+    keys: KeyStore
+    #: The development issuer (:class:`~attestkit.sigstore.local.oidc.Issuer`); None
+    #: for a private instance, whose app then has no OIDC routes.
+    issuer: Any
+    ca: Any
+    log: Any
+    development: bool = True
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: str | os.PathLike[str],
+        url: str,
+        *,
+        development: bool,
+        issuers: Sequence[OidcIssuer] = (),
+        ca_name: str | None = None,
+        login_email: str | None = None,
+        login_auto_approve: bool = False,
+    ) -> LocalSigstore:
+        """Open (or create) the instance stored in ``data_dir``, served at ``url``.
+
+        The data directory records its mode on first use, and opening it in
+        the other mode raises :class:`~attestkit.errors.InputError`.  A private
+        instance needs at least one issuer.  ``ca_name`` names the CA of a new
+        private instance (default
+        :data:`~attestkit.core.constants.PRIVATE_CA_ORGANIZATION`).  ``login_email``
+        is the identity of a development instance's interactive (browser)
+        login; default ``<OS user>@localhost``.  Each login waits for a
+        one-time approval code printed on standard error, unless
+        ``login_auto_approve`` (tests and scripts).
+        """
+        from attestkit.core.constants import DEV_CA_ORGANIZATION, PRIVATE_CA_ORGANIZATION
+        from attestkit.errors import InputError
+        from attestkit.serving.devmode import DEVELOPMENT, PRODUCTION, claim_data_dir
+        from attestkit.sigstore.local.ca import CertificateAuthority
+        from attestkit.sigstore.local.log import TransparencyLog
+        from attestkit.sigstore.local.oidc import Issuer
+
+        url = url.rstrip("/")
+        if development:
+            if issuers:
+                raise InputError(
+                    "a development instance simulates the CI issuers itself; configured"
+                    " issuers are for a private (production) instance"
+                )
+            organization = DEV_CA_ORGANIZATION
+        else:
+            if not issuers:
+                raise InputError(
+                    "a private Sigstore instance needs at least one trusted OIDC issuer"
+                    " (--issuer KIND=URL or [[sigstore.issuers]] in the config file);"
+                    " for simulated identities use --dev"
+                )
+            organization = ca_name or PRIVATE_CA_ORGANIZATION
+            if organization in DEV_CA_ORGANIZATIONS:
+                raise InputError(f"CA name {organization!r} is reserved for development")
+        claim_data_dir(data_dir, DEVELOPMENT if development else PRODUCTION)
+        keys = KeyStore.open(data_dir, organization=organization)
+        issuer: Issuer | None = None
+        if development:
+            issuer = Issuer(
+                keys,
+                url,
+                login_email=login_email,
+                auto_approve=login_auto_approve,
+                on_login=print_login_request,
+            )
+            ca = CertificateAuthority(keys, issuer.trusted_issuers())
+        else:
+            try:
+                ca = CertificateAuthority.private(keys, issuers)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+        log = TransparencyLog.open(Path(data_dir) / "log.sqlite3", keys, LOG_ORIGIN)
+        return cls(
+            url=url,
+            data_dir=Path(data_dir),
+            keys=keys,
+            issuer=issuer,
+            ca=ca,
+            log=log,
+            development=development,
+        )
+
+    def trust_config(self) -> dict[str, Any]:
+        """The ClientTrustConfig JSON object for this instance."""
+        from attestkit.sigstore.local.trustconfig import client_trust_config
+
+        return client_trust_config(self.keys, self.url, issuer=self.issuer is not None)
+
+    def close(self) -> None:
+        """Release the log's database."""
+        self.log.close()
+
+
+def print_login_request(prompt: Any, code: str) -> None:
+    """Print a waiting login's approval code on the server's console (standard error)."""
+    import sys
+
+    print(
+        f"attestkit sigstore: login request for {prompt.email} (client {prompt.client_id!r}):"
+        f" approval code {code}, valid {prompt.lifetime // 60} minutes. Type it in the"
+        " browser only if you started this login.",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _login_page(prompt: Any, url: str) -> HTMLResponse:
+    """The form that asks for the approval code of a waiting login."""
+    from html import escape
+
+    error = f'<p class="error" role="alert">{escape(prompt.error)}</p>' if prompt.error else ""
+    body = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>attestkit login: approval code</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main>
+<h1>Approve this login</h1>
+<p>Signing in as <strong>{escape(prompt.email)}</strong> to the development Sigstore at
+{escape(url)}. The attestkit server printed a one-time approval code on its console;
+type it here. If you did not start this login, close this page.</p>
+{error}
+<form method="post" action="/oauth2/approve">
+<input type="hidden" name="request" value="{escape(prompt.request)}">
+<label>Approval code <input name="code" autocomplete="one-time-code" autofocus
+ required pattern="[0-9A-Za-z -]{{8,10}}" placeholder="XXXX-XXXX"></label>
+<button type="submit">Approve</button>
+</form></main></body></html>
+"""
+    # Never framed (clickjacking), never cached.
+    headers = {"X-Frame-Options": "DENY", "Cache-Control": "no-store"}
+    return HTMLResponse(body, status_code=403 if prompt.error else 200, headers=headers)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"code": status, "message": message}, status_code=status)
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _BAD_JSON
+
+
+_BAD_JSON = object()
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value is None or not value.isdigit():
+        return None
+    return int(value)
+
+
+def create_app(instance: LocalSigstore) -> Starlette:
+    """Build the ASGI application serving ``instance``."""
+    from attestkit.sigstore.local.ca import CAError
+    from attestkit.sigstore.local.log import DuplicateEntry
+    from attestkit.sigstore.local.oidc import TokenError
+    from attestkit.sigstore.local.rekor import AdmissionError, admit
+    from attestkit.sigstore.verify.engine import leaf_hash
+
+    log = instance.log
+
+    # -- OIDC ------------------------------------------------------------------
+    async def discovery(request: Request) -> Response:
+        return JSONResponse(instance.issuer.discovery())
+
+    async def jwks(request: Request) -> Response:
+        return JSONResponse(instance.issuer.jwks())
+
+    def _login_answer(location: Any, status: int = 302) -> Response:
+        if not isinstance(location, str):
+            return _login_page(location, instance.url)
+        if location.startswith("urn:ietf:wg:oauth:2.0:oob"):
+            # Out-of-band flow: show the code for the user to paste into the client.
+            code = location.partition("code=")[2].partition("&")[0]
+            return PlainTextResponse(f"attestkit local login\n\nYour code: {code}\n")
+        return RedirectResponse(location, status_code=status)
+
+    async def authorize(request: Request) -> Response:
+        try:
+            location = instance.issuer.authorize(dict(request.query_params))
+        except TokenError as exc:
+            return _error(exc.status, exc.message)
+        return _login_answer(location)
+
+    async def approve(request: Request) -> Response:
+        form = await request.form(max_files=0, max_fields=8, max_part_size=8192)
+        try:
+            location = instance.issuer.approve({k: str(v) for k, v in form.items()})
+        except TokenError as exc:
+            return _error(exc.status, exc.message)
+        # 303: the browser follows a POST's redirect with a GET.
+        return _login_answer(location, status=303)
+
+    async def token(request: Request) -> Response:
+        form = await request.form()
+        result = instance.issuer.exchange(
+            {k: str(v) for k, v in form.items()}, request.headers.get("authorization")
+        )
+        if "error" in result:
+            status = 401 if result["error"] == "invalid_client" else 400
+            return JSONResponse(result, status_code=status)
+        return JSONResponse(result)
+
+    async def actions_token(request: Request) -> Response:
+        try:
+            result = await run_in_threadpool(
+                instance.issuer.actions_token,
+                dict(request.query_params),
+                request.headers.get("authorization"),
+            )
+        except TokenError as exc:
+            return _error(exc.status, exc.message)
+        return JSONResponse(result)
+
+    # -- CA ---------------------------------------------------------------------
+    async def signing_cert(request: Request) -> Response:
+        body = await _json_body(request)
+        if body is _BAD_JSON:
+            return _error(400, "request body is not valid JSON")
+        try:
+            result = await run_in_threadpool(
+                instance.ca.signing_cert, body, request.headers.get("authorization")
+            )
+        except CAError as exc:
+            return _error(exc.status, exc.message)
+        return JSONResponse(result)
+
+    async def trust_bundle(request: Request) -> Response:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        chain = [
+            instance.keys.intermediate_cert.public_bytes(Encoding.PEM).decode(),
+            instance.keys.root_cert.public_bytes(Encoding.PEM).decode(),
+        ]
+        return JSONResponse({"chains": [{"certificates": chain}]})
+
+    # -- Rekor --------------------------------------------------------------------
+    async def create_entry(request: Request) -> Response:
+        body = await _json_body(request)
+        if body is _BAD_JSON:
+            return _error(400, "request body is not valid JSON")
+
+        def work() -> dict[str, Any]:
+            canonical = admit(body)
+            entry = log.append_concurrent(canonical)
+            return dict(log.entry_response(entry.index))
+
+        try:
+            response = await run_in_threadpool(work)
+        except AdmissionError as exc:
+            return _error(400, str(exc))
+        except DuplicateEntry as exc:
+            return _error(
+                409, f"an equivalent entry already exists in the log at index {exc.index}"
+            )
+        uuid = next(iter(response))
+        return JSONResponse(
+            response,
+            status_code=201,
+            headers={"Location": f"/api/v1/log/entries/{uuid}", "ETag": uuid},
+        )
+
+    async def log_info(request: Request) -> Response:
+        def work() -> dict[str, Any]:
+            size = log.size()
+            return {
+                "rootHash": log.root_hash(size).hex(),
+                "treeSize": size,
+                "signedTreeHead": log.checkpoint(size),
+                "treeID": str(instance.keys.tree_id),
+            }
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    async def public_key(request: Request) -> Response:
+        from cryptography.hazmat.primitives import serialization
+
+        pem = instance.keys.rekor_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return Response(pem, media_type="application/x-pem-file")
+
+    async def get_entries(request: Request) -> Response:
+        index = _int_param(request, "logIndex")
+        if index is None:
+            return _error(400, "logIndex query parameter (a non-negative integer) is required")
+        if index >= log.size():
+            return _error(404, f"no entry at log index {index}")
+        return JSONResponse(await run_in_threadpool(log.entry_response, index))
+
+    async def get_entry(request: Request) -> Response:
+        uuid = request.path_params["uuid"]
+        entry = await run_in_threadpool(log.find_uuid, uuid)
+        if entry is None:
+            return _error(404, f"no entry with uuid {uuid}")
+        return JSONResponse(await run_in_threadpool(log.entry_response, entry.index))
+
+    async def retrieve(request: Request) -> Response:
+        body = await _json_body(request)
+        if not isinstance(body, dict):
+            return _error(400, "expected a JSON object")
+
+        def work() -> list[dict[str, Any]] | JSONResponse:
+            results: list[dict[str, Any]] = []
+            for uuid in body.get("entryUUIDs") or []:
+                entry = log.find_uuid(str(uuid))
+                if entry is not None:
+                    results.append(log.entry_response(entry.index))
+            for index in body.get("logIndexes") or []:
+                if isinstance(index, int) and 0 <= index < log.size():
+                    results.append(log.entry_response(index))
+            for proposed in body.get("entries") or []:
+                try:
+                    canonical = admit(proposed)
+                except AdmissionError:
+                    continue
+                entry = log.find_leaf_hash(leaf_hash(canonical))
+                if entry is not None:
+                    results.append(log.entry_response(entry.index))
+            return results
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    async def proof(request: Request) -> Response:
+        first = _int_param(request, "firstSize")
+        last = _int_param(request, "lastSize")
+        size = log.size()
+        if last is None:
+            return _error(400, "lastSize query parameter (a non-negative integer) is required")
+        first = 1 if first is None else first
+        if not (1 <= first <= last <= size):
+            return _error(400, f"need 1 <= firstSize <= lastSize <= {size}")
+
+        def work() -> dict[str, Any]:
+            return {
+                "rootHash": log.root_hash(last).hex(),
+                "hashes": [h.hex() for h in log.consistency_proof(first, last)],
+            }
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    # -- misc -------------------------------------------------------------------
+    async def trust_config(request: Request) -> Response:
+        return JSONResponse(instance.trust_config())
+
+    async def health(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    # A private instance runs no issuer of its own: its identities come from the
+    # issuers it trusts.
+    oidc_routes = [
+        Route("/.well-known/openid-configuration", discovery),
+        Route("/.well-known/jwks.json", jwks),
+        Route("/oauth2/authorize", authorize),
+        Route("/oauth2/approve", approve, methods=["POST"]),
+        Route("/oauth2/token", token, methods=["POST"]),
+        Route("/oidc/github-actions", actions_token),
+    ]
+    routes = [
+        *(oidc_routes if instance.issuer is not None else []),
+        Route("/api/v2/signingCert", signing_cert, methods=["POST"]),
+        Route("/api/v2/trustBundle", trust_bundle),
+        Route("/api/v1/log/entries", create_entry, methods=["POST"]),
+        Route("/api/v1/log/entries", get_entries, methods=["GET"]),
+        Route("/api/v1/log/entries/retrieve", retrieve, methods=["POST"]),
+        Route("/api/v1/log/entries/retrieve/", retrieve, methods=["POST"]),
+        Route("/api/v1/log/entries/{uuid}", get_entry),
+        Route("/api/v1/log", log_info),
+        Route("/api/v1/log/publicKey", public_key),
+        Route("/api/v1/log/proof", proof),
+        Route("/trust-config.json", trust_config),
+        Route("/healthz", health),
+    ]
+    return Starlette(routes=routes)
+
+
+def default_data_dir() -> Path:
+    """``$ATTESTKIT_SIGSTORE_DIR``, else ``$XDG_DATA_HOME/attestkit/sigstore`` (~/.local/share)."""
+    explicit = os.environ.get("ATTESTKIT_SIGSTORE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "attestkit" / "sigstore"
+
+
+def serve(
+    data_dir: str | os.PathLike[str],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    development: bool,
+    issuers: Sequence[OidcIssuer] = (),
+    ca_name: str | None = None,
+    login_email: str | None = None,
+    login_auto_approve: bool = False,
+    on_ready: Callable[[LocalSigstore], None] | None = None,
+) -> None:
+    """Serve the instance in ``data_dir`` until interrupted (SIGINT/SIGTERM).
+
+    ``development=True`` serves simulated identities: loopback ``host`` only,
+    a banner on every HTML page.  Otherwise the instance is private and
+    trusts ``issuers`` (see :meth:`LocalSigstore.open`).  ``port=0`` picks a
+    free port.  Once listening, ``<data_dir>/server.json`` records the URL
+    (for ``attestkit sigstore trust-config``) and ``on_ready`` is called.
+    """
+    import fcntl
+    import socket
+
+    import uvicorn
+
+    from attestkit.serving.devmode import DevBannerMiddleware, require_loopback
+
+    if development:
+        require_loopback(host)
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    lock = (Path(data_dir) / "lock").open("a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise OSError(f"another attestkit sigstore server is using {data_dir}") from None
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        # proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets whose
+        # proto says TCP, and without it every response stalls ~40 ms (Nagle + delayed ACK).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(511)  # clients that connect before uvicorn accepts wait in the backlog
+        bound_port = sock.getsockname()[1]
+        url_host = f"[{host}]" if family == socket.AF_INET6 else host
+        url = f"http://{url_host}:{bound_port}"
+        instance = LocalSigstore.open(
+            data_dir,
+            url,
+            development=development,
+            issuers=issuers,
+            ca_name=ca_name,
+            login_email=login_email,
+            login_auto_approve=login_auto_approve,
+        )
+    except BaseException:
+        lock.close()
+        raise
+    app: Any = create_app(instance)
+    if development:
+        app = DevBannerMiddleware(app)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    info = Path(data_dir) / "server.json"
+    from attestkit.core.encoding import atomic_write
+
+    atomic_write(info, json.dumps({"url": url, "pid": os.getpid()}).encode())
+    if on_ready is not None:
+        on_ready(instance)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        instance.close()
+        lock.close()
+        try:
+            if json.loads(info.read_text()).get("pid") == os.getpid():
+                info.unlink()
+        except (OSError, ValueError):
+            pass

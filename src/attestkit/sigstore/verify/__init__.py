@@ -1,0 +1,1 @@
+"""Verification: Sigstore signatures (engine), and attestations against a distribution."""
