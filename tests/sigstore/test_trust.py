@@ -25,11 +25,11 @@ from attestkit.sigstore.trust import (
     CLIENT_TRUST_CONFIG_MEDIA_TYPE,
     TRUSTED_ROOT_MEDIA_TYPE,
     TrustRoot,
-    _embedded_path,
+    embedded_path,
 )
 
-PRODUCTION_PATH = _embedded_path("https://tuf-repo-cdn.sigstore.dev")
-STAGING_PATH = _embedded_path("https://tuf-repo-cdn.sigstage.dev")
+PRODUCTION_PATH = embedded_path("https://tuf-repo-cdn.sigstore.dev")
+STAGING_PATH = embedded_path("https://tuf-repo-cdn.sigstage.dev")
 
 
 def _production_doc() -> dict[str, Any]:

@@ -88,9 +88,9 @@ class SigningServices:
 
     @classmethod
     def _embedded(cls, name: str, url: str, root: TrustRoot) -> SigningServices:
-        from attestkit.sigstore.trust import _embedded_path
+        from attestkit.sigstore.trust import embedded_path
 
-        path = _embedded_path(url, "signing_config.v0.2.json")
+        path = embedded_path(url, "signing_config.v0.2.json")
         try:
             config = loads_json(path.read_bytes(), what="signing config")
         except OSError as exc:
@@ -158,7 +158,7 @@ def _select(
     config: dict[str, Any], key: str, versions: set[int], *, required: bool = True
 ) -> str | None:
     """The first service valid now with a supported API version (sigstore's selection order)."""
-    from attestkit.sigstore.trust import _timestamp
+    from attestkit.sigstore.trust import parse_timestamp
 
     services = config.get(key, [])
     if not isinstance(services, list):
@@ -172,9 +172,11 @@ def _select(
             continue
         valid = service.get("validFor")
         if isinstance(valid, dict):
-            start = _timestamp(valid.get("start"), f"{what}.validFor.start")
+            start = parse_timestamp(valid.get("start"), f"{what}.validFor.start")
             end = valid.get("end")
-            if start > now or (end is not None and _timestamp(end, f"{what}.validFor.end") < now):
+            if start > now or (
+                end is not None and parse_timestamp(end, f"{what}.validFor.end") < now
+            ):
                 continue
         return str(service["url"])
     return None
@@ -359,12 +361,12 @@ class SigningSession:
     def _check_certificate(self, cert: x509.Certificate) -> None:
         """The chain and SCT checks sigstore-python's signer makes, against our trust root."""
         from attestkit.errors import VerificationError
-        from attestkit.sigstore.verify.engine import _verify_chain, _verify_sct
+        from attestkit.sigstore.verify.engine import verify_chain, verify_sct
 
         root = self.services.trust_root
         try:
-            chain = _verify_chain(root, cert, datetime.now(UTC))
-            _verify_sct(cert, chain, root.ct_keyring)
+            chain = verify_chain(root, cert, datetime.now(UTC))
+            verify_sct(cert, chain, root.ct_keyring)
         except VerificationError as exc:
             raise SigningError(
                 f"the certificate from {self.services.ca_url} does not verify against the"

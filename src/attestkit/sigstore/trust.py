@@ -66,6 +66,8 @@ __all__ = [
     "TRUSTED_ROOT_MEDIA_TYPE",
     "TrustRoot",
     "TrustedKey",
+    "embedded_path",
+    "parse_timestamp",
 ]
 
 #: The only TrustedRoot media type sigstore-python 4.5.1 accepts.
@@ -261,7 +263,7 @@ class TrustRoot:
 
 @functools.cache
 def _embedded(name: str, url: str) -> TrustRoot:
-    path = _embedded_path(url)
+    path = embedded_path(url)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -272,7 +274,7 @@ def _embedded(name: str, url: str) -> TrustRoot:
     return TrustRoot.from_json(data, source=name)
 
 
-def _embedded_path(url: str, filename: str = "trusted_root.json") -> Path:
+def embedded_path(url: str, filename: str = "trusted_root.json") -> Path:
     """Where the sigstore wheel keeps ``filename`` for ``url`` (sigstore is not imported)."""
     spec = importlib.util.find_spec("sigstore")
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
@@ -531,12 +533,12 @@ def _string(value: object, what: str) -> str:
 
 def _time_range(value: object, what: str) -> tuple[datetime, datetime | None]:
     obj = _fields(value, what, {"start", "end"}, required={"start"})
-    start = _timestamp(obj["start"], f"{what}.start")
-    end = _timestamp(obj["end"], f"{what}.end") if obj.get("end") is not None else None
+    start = parse_timestamp(obj["start"], f"{what}.start")
+    end = parse_timestamp(obj["end"], f"{what}.end") if obj.get("end") is not None else None
     return start, end
 
 
-def _timestamp(value: object, what: str) -> datetime:
+def parse_timestamp(value: object, what: str) -> datetime:
     text = _string(value, what)
     try:
         parsed = datetime.fromisoformat(text)

@@ -73,9 +73,11 @@ __all__ = [
     "leaf_hash",
     "node_hash",
     "pae",
+    "verify_chain",
     "verify_checkpoint",
     "verify_dsse",
     "verify_inclusion",
+    "verify_sct",
 ]
 
 #: Log entry kinds whose ``integratedTime`` counts as a verified time (with a promise).
@@ -209,11 +211,11 @@ def _verify_certificate(
     key = (der, int(time.timestamp()))
     if key in checked:
         return
-    chain = _verify_chain(trust_root, cert, time)
+    chain = verify_chain(trust_root, cert, time)
     if not trust_root.ct_key_count:
         raise VerificationError("CTFE keys not found in trusted root")
     try:
-        _verify_sct(cert, chain, trust_root.ct_keyring)
+        verify_sct(cert, chain, trust_root.ct_keyring)
     except VerificationError as exc:
         raise VerificationError(f"failed to verify SCT on signing certificate: {exc}") from None
     if len(checked) >= _CHECKED_MAX:
@@ -233,7 +235,7 @@ def _extension_policies() -> tuple[ExtensionPolicy, ExtensionPolicy]:
     return ca_policy, ee_policy
 
 
-def _verify_chain(
+def verify_chain(
     trust_root: TrustRoot, cert: x509.Certificate, time: datetime
 ) -> list[x509.Certificate]:
     ca_policy, ee_policy = _extension_policies()
@@ -254,7 +256,7 @@ def _verify_chain(
 # -- (2) SCT (sigstore/_internal/sct.py) ------------------------------------------
 
 
-def _verify_sct(
+def verify_sct(
     cert: x509.Certificate, chain: list[x509.Certificate], ct_keyring: Mapping[bytes, TrustedKey]
 ) -> None:
     try:
