@@ -13,7 +13,7 @@ import html
 import pytest
 
 from attestkit import TrustRoot
-from attestkit.index.read.pages import ProvenanceChecker
+from attestkit.index.provenance import ProvenanceChecker
 from attestkit.index.read.web import FileView
 from tests.conftest import DATA
 from tests.fixtures.index_server import get
