@@ -19,8 +19,10 @@ __all__ = [
     "AttestkitError",
     "ConversionError",
     "InputError",
+    "MissingExtraError",
     "ServiceError",
     "VerificationError",
+    "require_sigstore",
 ]
 
 #: Exit code of a verification that failed.
@@ -54,6 +56,21 @@ class AttestkitError(ValueError):
 
 class InputError(AttestkitError):
     """The input cannot be used: unreadable, not JSON, wrong schema, bad filename."""
+
+
+class MissingExtraError(AttestkitError):
+    """An optional feature's dependencies are not installed; the message says what to install."""
+
+    def __init__(self, feature: str, extra: str) -> None:
+        super().__init__(f"{feature} needs sigstore-python: pip install 'attestkit[{extra}]'")
+
+
+def require_sigstore(feature: str) -> None:
+    """Raise :class:`MissingExtraError` unless sigstore-python is importable (it is optional)."""
+    import importlib.util
+
+    if importlib.util.find_spec("sigstore") is None:
+        raise MissingExtraError(feature, "login")
 
 
 class ConversionError(AttestkitError):

@@ -1,9 +1,11 @@
-"""The client works without the server extra (``pip install attestkit``, no ``[server]``).
+"""The client works with only ``pip install attestkit`` (no ``[server]``, no ``[login]``).
 
 The CLI runs in an interpreter whose path holds everything installed here
 *except* the server stack (``attestkit[server]``: Starlette, uvicorn,
-SQLAlchemy, alembic, python-multipart, psycopg, httptools, uvloop), as after a
-plain ``pip install attestkit``.  It publishes to a real index (started with the
+SQLAlchemy, alembic, python-multipart, psycopg, httptools, uvloop) and
+sigstore-python with its tree (``attestkit[login]``: pydantic, tuf,
+securesystemslib, rfc3161-client, sigstore-models...), as after a plain
+``pip install attestkit``.  It publishes to a real index (started with the
 full install, as an operator would run it) and verifies; the server commands
 say what to install.
 """
@@ -38,6 +40,25 @@ SERVER_ONLY = {
     "httptools",
     "uvloop",
 }
+#: The top-level import names attestkit[login] (sigstore-python and its tree) installs.
+LOGIN_ONLY = {
+    "sigstore",
+    "sigstore_models",
+    "sigstore_rekor_types",
+    "pydantic",
+    "pydantic_core",
+    "tuf",
+    "securesystemslib",
+    "rfc3161_client",
+    "platformdirs",
+    "annotated_types",
+    "typing_inspection",
+    "email_validator",
+    "dns",
+    "dnspython",
+    "pypi_attestations",  # a test dependency built on sigstore-python
+}
+NOT_IN_CLIENT = SERVER_ONLY | LOGIN_ONLY
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +68,7 @@ def client_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     purelib = Path(sysconfig.get_paths()["purelib"])
     for entry in purelib.iterdir():
         top = entry.name.split("-", 1)[0].split(".", 1)[0].lower()
-        if top in SERVER_ONLY or entry.suffix == ".pth" or top.startswith("__editable__"):
+        if top in NOT_IN_CLIENT or entry.suffix == ".pth" or top.startswith("__editable__"):
             continue
         (site / entry.name).symlink_to(entry)
     return site
@@ -60,7 +81,7 @@ def client(
     code = (
         "import sys; sys.path[:0] = [sys.argv.pop(1), sys.argv.pop(1)];"
         "from attestkit.cli import main; code = main();"
-        f"leaked = sorted(m for m in sys.modules if m.split('.')[0] in {sorted(SERVER_ONLY)!r});"
+        f"leaked = sorted(m for m in sys.modules if m.split('.')[0] in {sorted(NOT_IN_CLIENT)!r});"
         "assert not leaked, leaked; raise SystemExit(code)"
     )
     return subprocess.run(
@@ -79,6 +100,34 @@ def test_the_server_stack_is_really_absent(client_site: Path) -> None:
         [sys.executable, "-S", "-c", code, str(client_site)], capture_output=True, text=True
     )
     assert r.returncode == 1 and "No module named 'starlette'" in r.stderr
+    code = "import sys; sys.path[:0] = [sys.argv[1]]; import sigstore"
+    r = subprocess.run(
+        [sys.executable, "-S", "-c", code, str(client_site)], capture_output=True, text=True
+    )
+    assert r.returncode == 1 and "No module named 'sigstore'" in r.stderr
+
+
+def test_interactive_login_and_sigstore_backend_say_what_to_install(
+    client_site: Path, tmp_path: Path
+) -> None:
+    wheel = make_wheel(tmp_path, "login-pkg", "1.0")
+    env = {k: v for k, v in os.environ.items() if k not in ("SIGSTORE_ID_TOKEN", "CI")}
+    r = client(client_site, "sign", "--staging", "--interactive", str(wheel), env=env)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.strip().endswith(
+        "the interactive browser login needs sigstore-python: pip install 'attestkit[login]'"
+    ), r.stderr
+    dist = DATA / "pypi_attestations-0.0.19.tar.gz"
+    r = client(
+        client_site,
+        "verify", "attestation", "--backend", "sigstore",
+        "--repository", "https://github.com/trailofbits/pypi-attestations",
+        str(dist),
+    )  # fmt: skip
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stdout.strip().endswith(
+        "--backend sigstore needs sigstore-python: pip install 'attestkit[login]'"
+    ), r.stdout
 
 
 @pytest.mark.parametrize(

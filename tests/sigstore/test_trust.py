@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -25,11 +27,26 @@ from attestkit.sigstore.trust import (
     CLIENT_TRUST_CONFIG_MEDIA_TYPE,
     TRUSTED_ROOT_MEDIA_TYPE,
     TrustRoot,
-    embedded_path,
 )
 
-PRODUCTION_PATH = embedded_path("https://tuf-repo-cdn.sigstore.dev")
-STAGING_PATH = embedded_path("https://tuf-repo-cdn.sigstage.dev")
+#: sigstore-python (the test oracle) keeps the roots it fetched through TUF here.
+SIGSTORE_STORE = Path(importlib.util.find_spec("sigstore").origin or "").parent / "_store"  # type: ignore[union-attr]
+PRODUCTION_PATH = (
+    SIGSTORE_STORE / quote("https://tuf-repo-cdn.sigstore.dev", safe="") / "trusted_root.json"
+)
+STAGING_PATH = (
+    SIGSTORE_STORE / quote("https://tuf-repo-cdn.sigstage.dev", safe="") / "trusted_root.json"
+)
+
+
+@pytest.mark.parametrize("instance", ["public-good", "staging"])
+@pytest.mark.parametrize("filename", ["trusted_root.json", "signing_config.v0.2.json"])
+def test_shipped_roots_are_sigstore_pythons(instance: str, filename: str) -> None:
+    """The roots attestkit ships are byte-identical to sigstore-python's (refresh: scripts/refresh_roots.py)."""
+    from attestkit.sigstore.roots import INSTANCES, read
+
+    theirs = SIGSTORE_STORE / quote(INSTANCES[instance], safe="") / filename
+    assert read(instance, filename) == theirs.read_bytes()  # type: ignore[arg-type]
 
 
 def _production_doc() -> dict[str, Any]:

@@ -131,6 +131,9 @@ def _ambient() -> str | None:
 
 
 def _interactive(oidc_url: str) -> str:
+    from attestkit.errors import require_sigstore
+
+    require_sigstore("the interactive browser login")
     from sigstore.oidc import IdentityError as SigstoreIdentityError
     from sigstore.oidc import Issuer
 

@@ -15,7 +15,7 @@ from attestkit.errors import AttestkitError, InputError
 from attestkit.sigstore.trust import TrustRoot
 
 if TYPE_CHECKING:
-    pass
+    from attestkit.sigstore.roots import Instance
 from attestkit.sigstore.http import DEFAULT_TIMEOUT, USER_AGENT, transport_reason
 
 __all__ = ["SigningError", "SigningServices"]
@@ -37,27 +37,19 @@ class SigningServices:
 
     @classmethod
     def production(cls) -> SigningServices:
-        """Sigstore's public-good instance (configuration shipped in the sigstore wheel)."""
-        from attestkit.sigstore.trust import PRODUCTION_TUF_URL
-
-        return cls._embedded("production", PRODUCTION_TUF_URL, TrustRoot.production())
+        """Sigstore's public-good instance (configuration shipped with attestkit)."""
+        return cls._embedded("production", "public-good", TrustRoot.production())
 
     @classmethod
     def staging(cls) -> SigningServices:
         """Sigstore's staging instance."""
-        from attestkit.sigstore.trust import STAGING_TUF_URL
-
-        return cls._embedded("staging", STAGING_TUF_URL, TrustRoot.staging())
+        return cls._embedded("staging", "staging", TrustRoot.staging())
 
     @classmethod
-    def _embedded(cls, name: str, url: str, root: TrustRoot) -> SigningServices:
-        from attestkit.sigstore.trust import embedded_path
+    def _embedded(cls, name: str, instance: Instance, root: TrustRoot) -> SigningServices:
+        from attestkit.sigstore.roots import read
 
-        path = embedded_path(url, "signing_config.v0.2.json")
-        try:
-            config = loads_json(path.read_bytes(), what="signing config")
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
+        config = loads_json(read(instance, "signing_config.v0.2.json"), what="signing config")
         return cls._from_signing_config(name, config, root)
 
     @classmethod

@@ -2,9 +2,9 @@
 
 A :class:`TrustRoot` holds what :mod:`attestkit.sigstore.verify.engine` checks against:
 the Fulcio CA certificates, the Rekor (transparency log) keys and the CT log
-keys that sign SCTs.  It reads the production and staging roots embedded in the
-installed sigstore-python wheel, or any ``TrustedRoot`` /
-``ClientTrustConfig`` JSON file.
+keys that sign SCTs.  It reads the production and staging roots attestkit
+ships (:mod:`attestkit.sigstore.roots`, the files Sigstore publishes through
+TUF), or any ``TrustedRoot`` / ``ClientTrustConfig`` JSON file.
 
 Why hand-written: importing sigstore-python costs ~225 ms, more than the whole
 CLI budget, so attestkit parses the trusted root itself.  The selection rules
@@ -23,8 +23,8 @@ and the result is tested differentially against it:
 The structure is validated as strictly as sigstore-models does it (unknown
 fields rejected, camelCase or snake_case names, the trusted-root media type
 ``...trustedroot+json;version=0.1`` only), and base64 strictly as everywhere in
-attestkit.  Nothing is ever written to disk: the embedded roots are read in
-place, found without importing sigstore.
+attestkit.  Nothing is ever written to disk: the shipped roots are read in
+place with ``importlib.resources``.
 
 ``cryptography`` is imported inside functions only, so importing this module
 stays cheap.
@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -42,9 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import quote
 
 from attestkit.core.encoding import b64decode, json_type, loads_json, read_bytes
 from attestkit.errors import InputError
@@ -57,6 +54,8 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.hashes import HashAlgorithm
     from cryptography.x509.verification import Store
 
+    from attestkit.sigstore.roots import Instance
+
     PublicKey = RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey
 
 __all__ = [
@@ -66,7 +65,6 @@ __all__ = [
     "TRUSTED_ROOT_MEDIA_TYPE",
     "TrustRoot",
     "TrustedKey",
-    "embedded_path",
     "parse_timestamp",
 ]
 
@@ -186,13 +184,13 @@ class TrustRoot:
     # -- constructors -----------------------------------------------------
     @classmethod
     def production(cls) -> TrustRoot:
-        """The Sigstore public-good (production) root embedded in the sigstore wheel."""
-        return _embedded("production", PRODUCTION_TUF_URL)
+        """The Sigstore public-good (production) root shipped in ``attestkit.sigstore.roots``."""
+        return _embedded("production", "public-good")
 
     @classmethod
     def staging(cls) -> TrustRoot:
-        """The Sigstore staging root embedded in the sigstore wheel."""
-        return _embedded("staging", STAGING_TUF_URL)
+        """The Sigstore staging root shipped with attestkit (``sigstore/roots``)."""
+        return _embedded("staging", "staging")
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> TrustRoot:
@@ -262,28 +260,10 @@ class TrustRoot:
 
 
 @functools.cache
-def _embedded(name: str, url: str) -> TrustRoot:
-    path = embedded_path(url)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(
-            f"cannot read the trusted root embedded in sigstore-python: {exc.strerror or exc}",
-            source=str(path),
-        ) from None
-    return TrustRoot.from_json(data, source=name)
+def _embedded(name: str, instance: Instance) -> TrustRoot:
+    from attestkit.sigstore.roots import read
 
-
-def embedded_path(url: str, filename: str = "trusted_root.json") -> Path:
-    """Where the sigstore wheel keeps ``filename`` for ``url`` (sigstore is not imported)."""
-    spec = importlib.util.find_spec("sigstore")
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    if not locations:
-        raise InputError("sigstore-python is not installed: no embedded trusted root available")
-    return Path(locations[0]) / "_store" / quote(url, safe="") / filename
-
-
-# -- parsing ------------------------------------------------------------------
+    return TrustRoot.from_json(read(instance), source=name)
 
 
 def _parse(data: str | bytes, name: str, now: datetime) -> TrustRoot:

@@ -58,6 +58,9 @@ class _PolicyAdapter:
 
 @lru_cache(maxsize=8)
 def _verifier(trusted_root_json: str) -> Any:
+    from attestkit.errors import require_sigstore
+
+    require_sigstore("--backend sigstore")
     from sigstore.models import TrustedRoot
     from sigstore.verify import Verifier
     from sigstore_models.trustroot.v1 import TrustedRoot as TrustedRootModel
@@ -102,6 +105,9 @@ def verify_dsse_with_sigstore(
     failure, of any exception type, becomes a one-line
     :class:`~attestkit.errors.VerificationError`.
     """
+    from attestkit.errors import require_sigstore
+
+    require_sigstore("--backend sigstore")
     try:
         from sigstore.errors import VerificationError as SigstoreVerificationError
         from sigstore.models import Bundle
