@@ -49,7 +49,7 @@ def verifier_from_args(args: argparse.Namespace) -> Verifier:
 
 def policy_from_args(args: argparse.Namespace, *, required: bool = True) -> Policy | None:
     """Turn the expected-signer flags into exactly one policy (or a usage error)."""
-    from attestkit.core import policy as p
+    from attestkit.core import providers as p
 
     chosen: list[Policy] = []
     if args.repository:
@@ -75,7 +75,9 @@ def policy_from_args(args: argparse.Namespace, *, required: bool = True) -> Poli
     if args.identity or (args.issuer and not args.repository):
         if not (args.identity and args.issuer):
             fail_usage("--identity and --issuer must be given together")
-        chosen.append(p.Identity(args.identity, args.issuer))
+        from attestkit.core.policy import Identity
+
+        chosen.append(Identity(args.identity, args.issuer))
     if len(chosen) > 1:
         fail_usage(
             "give exactly one expected signer (repository, service account, CircleCI or identity)"
@@ -95,7 +97,7 @@ def _repository_policy(args: argparse.Namespace) -> Policy:
     """GitHub or GitLab from ``--repository``; with ``--issuer``, a self-hosted forge (GitHub
     Enterprise Server: issuer ``https://HOST/_services/token``; self-managed GitLab: issuer
     = the instance URL), whose repository URL must be on that forge."""
-    from attestkit.core import policy as p
+    from attestkit.core import providers as p
     from attestkit.core.constants import GITHUB_ISSUER, GITHUB_URL, GITLAB_URL
     from attestkit.core.issuers import check_issuer_url, forge_url
 

@@ -28,7 +28,7 @@ from typing import Any, Literal, TypeVar
 
 from attestkit.core.encoding import b64decode, b64encode, json_type, loads_json, read_bytes
 from attestkit.core.log_entry import LogEntry
-from attestkit.core.publishers import Publisher, publisher_from_dict
+from attestkit.core.providers import Publisher, publisher_from_dict
 from attestkit.core.statement import Statement
 from attestkit.errors import InputError
 

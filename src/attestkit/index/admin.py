@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from attestkit.core.publishers import Publisher, publisher_from_dict
+from attestkit.core.providers import PROVIDERS, Publisher, publisher_class, publisher_from_dict
 from attestkit.errors import InputError
 from attestkit.index.db import ApiToken, Project, Role, TrustedPublisher, User, utcnow
 from attestkit.index.tokens import new_token
@@ -35,16 +35,9 @@ __all__ = [
 
 _NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])\Z", re.IGNORECASE | re.ASCII)
 
-#: Required configuration keys per publisher kind (optional keys in brackets below).
+#: Required and optional configuration keys per publisher kind (each provider's module).
 PUBLISHER_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "GitHub": (("repository", "workflow"), ("environment", "repository_owner_id", "issuer_url")),
-    "GitLab": (("repository", "workflow_filepath"), ("environment", "issuer_url")),
-    "Google": (("email",), ("sub",)),
-    "CircleCI": (
-        ("project_id", "pipeline_definition_id"),
-        ("vcs_origin", "vcs_ref", "organization_id"),
-    ),
-    "ActiveState": (("organization", "project", "actor_id"), ("actor",)),
+    p.publisher_kind: p.registration for p in PROVIDERS.values() if p.publisher_kind
 }
 
 
@@ -175,13 +168,8 @@ def add_publisher(
 
 def publisher_object(publisher: TrustedPublisher) -> Publisher:
     """The provenance ``publisher`` object (and verification policy) for a registered publisher."""
-    fields = {
-        "GitHub": ("repository", "workflow", "environment"),
-        "GitLab": ("repository", "workflow_filepath", "environment"),
-        "Google": ("email",),
-        "CircleCI": ("project_id", "pipeline_definition_id", "vcs_origin", "vcs_ref"),
-        "ActiveState": ("organization", "project", "actor_id", "actor"),
-    }[publisher.kind]
+    cls = publisher_class(publisher.kind)
+    fields = cls.field_names() if cls is not None else ()
     obj: dict[str, Any] = {"kind": publisher.kind}
     for name in fields:
         obj[name] = publisher.config.get(name)

@@ -41,12 +41,13 @@ from pathlib import Path
 from typing import Any
 
 from attestkit.core.issuers import OidcIssuer, check_issuer_url
+from attestkit.core.providers import PROVIDERS
 from attestkit.errors import InputError
 
 __all__ = ["ISSUER_KINDS", "Config", "ServeConfig", "SigstoreConfig", "load_config", "parse_issuer"]
 
 #: The provider kinds an issuer of a private Sigstore can have.
-ISSUER_KINDS = ("github", "gitlab", "google", "circleci", "buildkite", "email")
+ISSUER_KINDS = (*(k for k, p in PROVIDERS.items() if p.fulcio_type), "email")
 
 
 @dataclass(frozen=True)

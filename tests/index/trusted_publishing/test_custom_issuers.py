@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from attestkit.core.publishers import publisher_from_dict
+from attestkit.core.providers import publisher_from_dict
 from attestkit.errors import InputError
 from attestkit.index import admin
 from attestkit.index.instance import Index

@@ -38,7 +38,12 @@ from attestkit.core.constants import (
     GITLAB_ISSUER,
     GOOGLE_ISSUER,
 )
-from attestkit.core.policy import CircleCIIdentity, GitHubIdentity, GitLabIdentity, GoogleIdentity
+from attestkit.core.providers import (
+    CircleCIIdentity,
+    GitHubIdentity,
+    GitLabIdentity,
+    GoogleIdentity,
+)
 from attestkit.errors import VerificationError
 from attestkit.sigstore.local import oidc
 from attestkit.sigstore.local.ca import CAError, CertificateAuthority

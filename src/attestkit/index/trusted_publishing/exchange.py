@@ -50,17 +50,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 import threading
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
-from attestkit.core.constants import ACTIVESTATE_ISSUER, GITHUB_ISSUER, GITLAB_ISSUER, GOOGLE_ISSUER
 from attestkit.core.issuers import OidcIssuer
+from attestkit.core.providers import PROVIDERS
+from attestkit.core.providers.base import ClaimRules, Mismatch
 from attestkit.errors import ServiceError
 from attestkit.oidc.jwks import (
     JWKS_REFRESH_INTERVAL,
@@ -109,13 +107,12 @@ MAX_BODY = 64 * 1024
 #: Longest ``jti`` stored for replay protection (the column holds 300).
 MAX_JTI = 255
 
-#: The providers' real issuer strings -> service name (``OidcIssuer.kind``).
+#: The Trusted Publishing providers' real issuer strings -> kind (``OidcIssuer.kind``).
 BUILTIN_ISSUERS: dict[str, str] = {
-    GITHUB_ISSUER: "github",
-    GITLAB_ISSUER: "gitlab",
-    GOOGLE_ISSUER: "google",
-    ACTIVESTATE_ISSUER: "activestate",
+    p.issuer: p.kind for p in PROVIDERS.values() if p.rules is not None and p.issuer
 }
+#: Each Trusted Publishing provider's claim rules, by kind (``core/providers/<kind>.py``).
+_RULES: dict[str, ClaimRules] = {p.kind: p.rules for p in PROVIDERS.values() if p.rules}
 
 NOT_ENABLED = "Trusted publishing functionality not enabled"
 _FAILED = "Token request failed"
@@ -160,305 +157,6 @@ class MintResult:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
-
-
-# -- per-provider claim rules ------------------------------------------------------
-
-
-class _Mismatch(Exception):  # noqa: N818 - internal control flow
-    """A publisher does not match the claims; ``stage`` says how far matching got."""
-
-    def __init__(self, stage: int, reason: str) -> None:
-        super().__init__(reason)
-        self.stage = stage
-        self.reason = reason
-
-
-def _failed(
-    claim: str, expected: object, got: object, *, optional: bool = False, hint: str = ""
-) -> str:
-    kind = "optional" if optional else "required"
-    text = f"Check failed for {kind} claim {claim!r}: expected {expected!r}, got {got!r}"
-    return f"{text}; {hint}" if hint else text
-
-
-def _text(claims: Mapping[str, Any], name: str) -> str:
-    """A claim as a string ('' when absent, null or not a string)."""
-    value = claims.get(name)
-    return value if isinstance(value, str) else ""
-
-
-_WORKFLOW_FILENAME = re.compile(r"([^/]+\.(yml|yaml))(?=@)")
-
-
-def _workflow_filename(workflow_ref: str) -> str | None:
-    match = _WORKFLOW_FILENAME.search(workflow_ref)
-    return match.group(1) if match else None
-
-
-def _fold_prefix(value: str, separator: str) -> str:
-    """Lower-case the part before ``separator`` (a case-insensitive repository path)."""
-    head, sep, tail = value.partition(separator)
-    return head.lower() + sep + tail if sep else value.lower()
-
-
-class _Rules(ABC):
-    """How one publisher kind is matched against verified claims."""
-
-    kind: ClassVar[str]
-    #: Claims that must be present and non-null before any lookup.
-    required: ClassVar[tuple[str, ...]]
-    #: Claims copied into the minted token's row (when present).
-    stored: ClassVar[tuple[str, ...]]
-    #: The claim naming the primary identity, for "not found" messages.
-    identity_claim: ClassVar[str]
-
-    @abstractmethod
-    def check(self, config: Mapping[str, Any], claims: Mapping[str, Any], iss: str) -> None:
-        """Raise :class:`_Mismatch` at the first check that fails."""
-
-    def specificity(self, config: Mapping[str, Any]) -> int:
-        """Higher wins when several publishers match (e.g. one with an environment)."""
-        return 0
-
-
-class _GitHub(_Rules):
-    kind = "GitHub"
-    required = (
-        "repository",
-        "repository_owner",
-        "repository_owner_id",
-        "job_workflow_ref",
-        "jti",
-        "event_name",
-        "ref",
-        "sha",
-    )
-    stored = (
-        "ref",
-        "sha",
-        "workflow_ref",
-        "job_workflow_ref",
-        "event_name",
-        "environment",
-        "run_id",
-        "run_attempt",
-    )
-    identity_claim = "repository"
-
-    def check(self, config: Mapping[str, Any], claims: Mapping[str, Any], iss: str) -> None:
-        repository = str(config["repository"])
-        workflow = str(config["workflow"])
-        got = _text(claims, "repository")
-        if not got or got.lower() != repository.lower():
-            raise _Mismatch(0, _failed("repository", repository, claims.get("repository")))
-        expected_iss = str(config.get("issuer_url") or GITHUB_ISSUER).rstrip("/")
-        if iss.rstrip("/") != expected_iss:
-            raise _Mismatch(
-                1, f"JWT issuer {iss!r} does not match expected issuer {expected_iss!r}"
-            )
-        owner = repository.split("/", 1)[0]
-        if _text(claims, "repository_owner").lower() != owner.lower():
-            raise _Mismatch(2, _failed("repository_owner", owner, claims.get("repository_owner")))
-        owner_id = config.get("repository_owner_id")
-        if owner_id and claims.get("repository_owner_id") != str(owner_id):
-            raise _Mismatch(
-                3,
-                _failed(
-                    "repository_owner_id",
-                    str(owner_id),
-                    claims.get("repository_owner_id"),
-                    hint="the repository's owner account is not the one the publisher was"
-                    " registered for (was the account deleted and its name reused?)",
-                ),
-            )
-        self._check_job_workflow_ref(repository, workflow, claims)
-        if claims.get("event_name") == "pull_request_target":
-            raise _Mismatch(
-                5,
-                "Publishing from a workflow invoked via 'pull_request_target' is not supported.",
-            )
-        environment = config.get("environment")
-        if environment:
-            got_env = _text(claims, "environment")
-            if not got_env or got_env.lower() != str(environment).lower():
-                hint = "" if got_env else "the job does not run in a deployment environment"
-                raise _Mismatch(
-                    6,
-                    _failed(
-                        "environment",
-                        str(environment),
-                        claims.get("environment"),
-                        optional=True,
-                        hint=hint,
-                    ),
-                )
-
-    @staticmethod
-    def _check_job_workflow_ref(repository: str, workflow: str, claims: Mapping[str, Any]) -> None:
-        job_ref = _text(claims, "job_workflow_ref")
-        if not job_ref:
-            raise _Mismatch(4, "The job_workflow_ref claim is empty")
-        refs = [r for r in (_text(claims, "ref"), _text(claims, "sha")) if r]
-        if not refs:
-            raise _Mismatch(4, "The ref and sha claims are empty")
-        base = f"{repository}/.github/workflows/{workflow}"
-        expected = sorted(f"{base}@{r}" for r in refs)
-        separator = "/.github/workflows/"
-        if _fold_prefix(job_ref, separator) in {_fold_prefix(e, separator) for e in expected}:
-            return
-        callee = _workflow_filename(job_ref)
-        workflow_ref = _text(claims, "workflow_ref")
-        callee_repo = job_ref.partition(separator)[0]
-        if workflow_ref and workflow_ref != job_ref:
-            caller = _workflow_filename(workflow_ref) or workflow_ref
-            if callee_repo.lower() != _text(claims, "repository").lower():
-                hint = (
-                    f"the token comes from workflow {caller!r}, which calls the reusable"
-                    f" workflow {job_ref!r} from another repository; Trusted Publishing matches"
-                    " the called workflow, and only a workflow of the publishing repository"
-                    f" {repository!r} can match"
-                )
-            else:
-                hint = (
-                    f"the token comes from workflow {caller!r}, which calls the reusable"
-                    f" workflow {callee!r}; Trusted Publishing matches the called workflow,"
-                    f" so the publisher must name workflow {callee!r}"
-                )
-        elif callee is not None and callee != workflow:
-            hint = f"the publisher names workflow {workflow!r}, but the token comes from {callee!r}"
-        else:
-            hint = "the part after '@' is neither the 'ref' nor the 'sha' claim"
-        raise _Mismatch(
-            4,
-            f"Check failed for required claim 'job_workflow_ref': expected one of {expected!r},"
-            f" got {job_ref!r}; {hint}",
-        )
-
-    def specificity(self, config: Mapping[str, Any]) -> int:
-        return 1 if config.get("environment") else 0
-
-
-class _GitLab(_Rules):
-    kind = "GitLab"
-    required = ("sub", "project_path", "ci_config_ref_uri", "jti", "ref_path", "sha")
-    stored = ("ref_path", "sha", "ci_config_ref_uri", "environment", "pipeline_id", "job_id")
-    identity_claim = "project_path"
-
-    def check(self, config: Mapping[str, Any], claims: Mapping[str, Any], iss: str) -> None:
-        path = str(config["repository"])
-        ci_file = str(config["workflow_filepath"])
-        got = _text(claims, "project_path")
-        if not got or got.lower() != path.lower():
-            raise _Mismatch(0, _failed("project_path", path, claims.get("project_path")))
-        expected_iss = str(config.get("issuer_url") or GITLAB_ISSUER).rstrip("/")
-        if iss.rstrip("/") != expected_iss:
-            raise _Mismatch(
-                1, f"JWT issuer {iss!r} does not match expected issuer {expected_iss!r}"
-            )
-        components = _text(claims, "sub").split(":")
-        sub = ":".join(components[:2]).lower()
-        if len(components) < 2 or sub != f"project_path:{path}".lower():
-            raise _Mismatch(2, _failed("sub", f"project_path:{path}", claims.get("sub")))
-        ref_uri = _text(claims, "ci_config_ref_uri")
-        if not ref_uri:
-            raise _Mismatch(3, "The ci_config_ref_uri claim is empty")
-        ref_path, sha = _text(claims, "ref_path"), _text(claims, "sha")
-        if not (ref_path and sha):
-            raise _Mismatch(3, "The ref_path and sha claims are empty")
-        host = urlsplit(expected_iss).netloc
-        expected = sorted(f"{host}/{path}//{ci_file}@{r}" for r in (ref_path, sha))
-        if _fold_prefix(ref_uri, "//") not in {_fold_prefix(e, "//") for e in expected}:
-            got_file = ref_uri.partition("//")[2].rpartition("@")[0]
-            hint = (
-                f"the publisher names CI file {ci_file!r}, but the token comes from {got_file!r}"
-                if got_file and got_file != ci_file
-                else "the part after '@' is neither the 'ref_path' nor the 'sha' claim"
-            )
-            raise _Mismatch(
-                3,
-                "Check failed for required claim 'ci_config_ref_uri': expected one of"
-                f" {expected!r}, got {ref_uri!r}; {hint}",
-            )
-        environment = config.get("environment")
-        if environment and claims.get("environment") != environment:
-            raise _Mismatch(
-                4,
-                _failed(
-                    "environment",
-                    environment,
-                    claims.get("environment"),
-                    optional=True,
-                    hint="GitLab environments are case-sensitive",
-                ),
-            )
-
-    def specificity(self, config: Mapping[str, Any]) -> int:
-        return 1 if config.get("environment") else 0
-
-
-class _Google(_Rules):
-    kind = "Google"
-    required = ("email", "email_verified")
-    stored = ("email", "sub")
-    identity_claim = "email"
-
-    def check(self, config: Mapping[str, Any], claims: Mapping[str, Any], iss: str) -> None:
-        email = str(config["email"])
-        if claims.get("email") != email:
-            raise _Mismatch(0, _failed("email", email, claims.get("email")))
-        if iss != GOOGLE_ISSUER:
-            raise _Mismatch(
-                1, f"JWT issuer {iss!r} does not match expected issuer {GOOGLE_ISSUER!r}"
-            )
-        if claims.get("email_verified") is not True:
-            raise _Mismatch(2, _failed("email_verified", True, claims.get("email_verified")))
-        sub = config.get("sub")
-        if sub and claims.get("sub") != sub:
-            raise _Mismatch(3, _failed("sub", sub, claims.get("sub"), optional=True))
-
-    def specificity(self, config: Mapping[str, Any]) -> int:
-        return 1 if config.get("sub") else 0
-
-
-class _ActiveState(_Rules):
-    kind = "ActiveState"
-    required = ("sub", "organization", "project", "actor_id", "builder")
-    stored = ()
-    identity_claim = "project"
-
-    def check(self, config: Mapping[str, Any], claims: Mapping[str, Any], iss: str) -> None:
-        organization, project = str(config["organization"]), str(config["project"])
-        for name, value in (("organization", organization), ("project", project)):
-            if claims.get(name) != value:
-                raise _Mismatch(0, _failed(name, value, claims.get(name)))
-        if iss != ACTIVESTATE_ISSUER:
-            raise _Mismatch(
-                1, f"JWT issuer {iss!r} does not match expected issuer {ACTIVESTATE_ISSUER!r}"
-            )
-        actor_id = str(config["actor_id"])
-        if claims.get("actor_id") != actor_id:
-            raise _Mismatch(2, _failed("actor_id", actor_id, claims.get("actor_id")))
-        expected_sub = f"org:{organization}:project:{project}"
-        components = _text(claims, "sub").split(":")
-        if len(components) < 4 or ":".join(components[:4]) != expected_sub:
-            raise _Mismatch(3, _failed("sub", expected_sub, claims.get("sub")))
-        if claims.get("builder") != "pypi-publisher":
-            raise _Mismatch(4, _failed("builder", "pypi-publisher", claims.get("builder")))
-
-
-_RULES: dict[str, _Rules] = {
-    "github": _GitHub(),
-    "gitlab": _GitLab(),
-    "google": _Google(),
-    "activestate": _ActiveState(),
-}
-
-
-def _identity_text(rules: _Rules, claims: Mapping[str, Any]) -> str:
-    if isinstance(rules, _ActiveState):
-        return f"organization {claims.get('organization')!r}, project {claims.get('project')!r}"
-    return f"{rules.identity_claim} {claims.get(rules.identity_claim)!r}"
 
 
 # -- the exchange -----------------------------------------------------------------
@@ -779,7 +477,7 @@ class TrustedPublishing:
 
 
 def _select(
-    rules: _Rules,
+    rules: ClaimRules,
     candidates: Sequence[TrustedPublisher],
     claims: Mapping[str, Any],
     iss: str,
@@ -790,11 +488,11 @@ def _select(
     closest publisher that shares the token's primary identity.
     """
     matched: list[TrustedPublisher] = []
-    closest: _Mismatch | None = None
+    closest: Mismatch | None = None
     for candidate in candidates:
         try:
             rules.check(candidate.config, claims, iss)
-        except _Mismatch as exc:
+        except Mismatch as exc:
             if closest is None or exc.stage > closest.stage:
                 closest = exc
             continue
@@ -806,7 +504,7 @@ def _select(
     if closest is None or closest.stage == 0:
         raise _invalid_publisher(
             "Publisher with matching claims was not found: no"
-            f" {rules.kind} publisher is registered for {_identity_text(rules, claims)}"
+            f" {rules.kind} publisher is registered for {rules.identity_text(claims)}"
         )
     raise _invalid_publisher(closest.reason)
 

@@ -32,16 +32,14 @@ import string
 import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from attestkit.core.constants import (
-    BUILDKITE_ISSUER,
     CIRCLECI_ISSUER,
-    GITHUB_ISSUER,
-    GITLAB_ISSUER,
-    GOOGLE_ISSUER,
 )
+from attestkit.core.providers import PROVIDERS
+from attestkit.core.providers.base import FulcioProfile, Template
 from attestkit.errors import ServiceError
 from attestkit.sigstore.local.oidc import DEFAULT_AUDIENCE, TokenError, verify_token
 
@@ -65,24 +63,6 @@ __all__ = [
 #: How long an issued leaf is valid (Fulcio: 10 minutes).
 LEAF_LIFETIME = dt.timedelta(minutes=10)
 
-#: Issuer -> Fulcio issuer type.  Trusted issuers not listed here are email issuers.
-ISSUER_TYPES: Mapping[str, str] = {
-    GITHUB_ISSUER: "github-workflow",
-    GITLAB_ISSUER: "gitlab-pipeline",
-    CIRCLECI_ISSUER: "circleci-job",
-    BUILDKITE_ISSUER: "buildkite-job",
-    GOOGLE_ISSUER: "email",
-}
-
-#: Provider kind (of a configured issuer) -> Fulcio issuer type.
-KIND_TYPES: Mapping[str, str] = {
-    "github": "github-workflow",
-    "gitlab": "gitlab-pipeline",
-    "circleci": "circleci-job",
-    "buildkite": "buildkite-job",
-    "google": "email",
-    "email": "email",
-}
 
 _FULCIO_ARC = "1.3.6.1.4.1.57264.1."
 _SCT_LIST_OID = "1.3.6.1.4.1.11129.2.4.2"
@@ -181,11 +161,8 @@ class _Formatter(string.Formatter):
 
 _FORMATTER = _Formatter()
 
-#: A template: a bare claim name (copied; must exist), a ``{...}`` format, or a function.
-_Template = str | Callable[[_Lookup], str]
 
-
-def _apply(template: _Template, lookup: _Lookup) -> str:
+def _apply(template: Template, lookup: _Lookup) -> str:
     if callable(template):
         return template(lookup)
     if "{" in template:
@@ -193,111 +170,18 @@ def _apply(template: _Template, lookup: _Lookup) -> str:
     return lookup.required(template)
 
 
-@dataclass(frozen=True)
-class _Profile:
-    name: str
-    san: _Template
-    extensions: Mapping[int, _Template]
-    defaults: Mapping[str, str] = field(default_factory=dict)
-
-
-def _gitlab_ref(lookup: _Lookup) -> str:
-    kind = "heads" if lookup.required("ref_type") == "branch" else "tags"
-    return f"refs/{kind}/{lookup.required('ref')}"
-
-
-def _circleci_runner(lookup: _Lookup) -> str:
-    # Fulcio's template yields the two characters "" when not an SSH rerun; emit nothing.
-    return "ssh-rerun" if lookup.optional("oidc.circleci.com/ssh-rerun") == "true" else ""
-
-
-# Fulcio reads CircleCI claims with ``index`` (missing -> empty).  The ids that
-# name the pipeline, job and workflow are required here (real tokens always have
-# them); only the VCS origin and ref are optional (absent for webhook triggers).
-_CIRCLE_SIGNER = (
-    "{api_url}/projects/{oidc.circleci.com/project-id}"
-    "/pipeline-definitions/{oidc.circleci.com/pipeline-definition-id}"
-)
-_PROFILES: Mapping[str, _Profile] = {
-    "github-workflow": _Profile(
-        name="GitHub Actions",
-        san="{url}/{job_workflow_ref}",
-        defaults={"url": "https://github.com", "environment": ""},
-        extensions={
-            2: "event_name",
-            3: "sha",
-            4: "workflow",
-            5: "repository",
-            6: "ref",
-            9: "{url}/{job_workflow_ref}",
-            10: "job_workflow_sha",
-            11: "runner_environment",
-            12: "{url}/{repository}",
-            13: "sha",
-            14: "ref",
-            15: "repository_id",
-            16: "{url}/{repository_owner}",
-            17: "repository_owner_id",
-            18: "{url}/{workflow_ref}",
-            19: "workflow_sha",
-            20: "event_name",
-            21: "{url}/{repository}/actions/runs/{run_id}/attempts/{run_attempt}",
-            22: "repository_visibility",
-            23: "environment",
-        },
-    ),
-    "gitlab-pipeline": _Profile(
-        name="GitLab CI",
-        san="https://{ci_config_ref_uri}",
-        defaults={"url": "https://gitlab.com", "environment": ""},
-        extensions={
-            9: "https://{ci_config_ref_uri}",
-            10: "ci_config_sha",
-            11: "runner_environment",
-            12: "{url}/{project_path}",
-            13: "sha",
-            14: _gitlab_ref,
-            15: "project_id",
-            16: "{url}/{namespace_path}",
-            17: "namespace_id",
-            18: "https://{ci_config_ref_uri}",
-            19: "ci_config_sha",
-            20: "pipeline_source",
-            21: "{url}/{project_path}/-/jobs/{job_id}",
-            22: "project_visibility",
-            23: "environment",
-        },
-    ),
-    "circleci-job": _Profile(
-        name="CircleCI",
-        san=_CIRCLE_SIGNER,
-        defaults={
-            "api_url": "https://circleci.com/api/v2",
-            "platform_url": "https://app.circleci.com/",
-        },
-        extensions={
-            9: _CIRCLE_SIGNER,
-            11: _circleci_runner,
-            12: "{?oidc.circleci.com/vcs-origin}",
-            14: "{?oidc.circleci.com/vcs-ref}",
-            18: "{api_url}/pipeline/{oidc.circleci.com/pipeline-id}/config",
-            21: (
-                "{platform_url}/workflow/{oidc.circleci.com/workflow-id}"
-                "/job/{oidc.circleci.com/job-id}"
-            ),
-        },
-    ),
-    "buildkite-job": _Profile(
-        name="Buildkite",
-        san="{url}/{organization_slug}/{pipeline_slug}",
-        defaults={"url": "https://buildkite.com"},
-        extensions={
-            11: "runner_environment",
-            13: "build_commit",
-            20: "build_source",
-            21: "{url}/{organization_slug}/{pipeline_slug}/builds/{build_number}#{job_id}",
-        },
-    ),
+#: Fulcio issuer type -> the provider's certificate profile (``core/providers/<kind>.py``).
+_PROFILES: Mapping[str, FulcioProfile] = {
+    p.fulcio_type: p.profile for p in PROVIDERS.values() if p.profile is not None
+}
+#: Issuer -> Fulcio issuer type.  Trusted issuers not listed here are email issuers.
+ISSUER_TYPES: Mapping[str, str] = {
+    p.issuer: p.fulcio_type for p in PROVIDERS.values() if p.issuer and p.fulcio_type
+}
+#: Provider kind (of a configured issuer) -> Fulcio issuer type.
+KIND_TYPES: Mapping[str, str] = {
+    **{p.kind: p.fulcio_type for p in PROVIDERS.values() if p.fulcio_type},
+    "email": "email",
 }
 
 

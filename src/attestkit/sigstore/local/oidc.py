@@ -29,8 +29,9 @@ Three ways to obtain a token, all framework-free (the HTTP layer calls them):
 :func:`verify_token` is the CA-side check (signature, ``iss``, ``aud``, expiry),
 raising :class:`TokenError` with a one-line reason.
 
-Identifiers and commit SHAs that a claim builder is not given are derived from
-its inputs with SHA-1, so tests are reproducible; every one can be overridden.
+The CI claim builders live with their providers (``core/providers/<kind>.py``,
+re-exported here); identifiers and commit SHAs a builder is not given are
+derived from its inputs with SHA-1, so tests are reproducible.
 """
 
 from __future__ import annotations
@@ -56,6 +57,12 @@ from attestkit.core.constants import (
     GITLAB_ISSUER,
     GOOGLE_ISSUER,
 )
+from attestkit.core.providers.base import fake_number
+from attestkit.core.providers.buildkite import buildkite_claims
+from attestkit.core.providers.circleci import circleci_claims
+from attestkit.core.providers.github import github_claims
+from attestkit.core.providers.gitlab import gitlab_claims
+from attestkit.core.providers.google import google_claims
 from attestkit.errors import ServiceError
 
 if TYPE_CHECKING:
@@ -124,274 +131,6 @@ class TokenError(ServiceError):
         super().__init__(message)
         self.message = message
         self.status = status
-
-
-# -- deterministic defaults ---------------------------------------------------
-
-
-def _sha(*parts: object) -> str:
-    """A fake 40-hex commit SHA derived from ``parts``."""
-    return hashlib.sha1("\0".join(map(str, parts)).encode(), usedforsecurity=False).hexdigest()
-
-
-def _number(*parts: object, digits: int = 9) -> str:
-    """A fake numeric id (as a string, like CI claims) derived from ``parts``."""
-    value = int(_sha(*parts), 16) % (9 * 10 ** (digits - 1))
-    return str(value + 10 ** (digits - 1))
-
-
-def _uuid(*parts: object) -> str:
-    """A fake UUID derived from ``parts``."""
-    return str(uuid.UUID(_sha(*parts)[:32]))
-
-
-# -- claim builders -----------------------------------------------------------
-
-
-def github_claims(
-    repository: str,
-    workflow: str = "release.yml",
-    ref: str = "refs/heads/main",
-    *,
-    environment: str | None = None,
-    sha: str | None = None,
-    event_name: str = "push",
-    job_workflow_ref: str | None = None,
-    job_workflow_sha: str | None = None,
-    workflow_sha: str | None = None,
-    workflow_name: str | None = None,
-    repository_id: str | None = None,
-    owner_id: str | None = None,
-    run_id: str | None = None,
-    run_number: str = "1",
-    run_attempt: str = "1",
-    visibility: str = "public",
-    runner_environment: str = "github-hosted",
-    actor: str | None = None,
-) -> dict[str, Any]:
-    """The claims of a GitHub Actions token (``iss`` https://token.actions.githubusercontent.com).
-
-    ``workflow`` is the workflow file under ``.github/workflows/`` (e.g.
-    ``release.yml``); ``ref`` the full Git ref.  ``job_workflow_ref`` names a
-    reusable workflow (``owner/repo/.github/workflows/build.yml@refs/tags/v1``)
-    called by ``workflow``; it defaults to ``workflow_ref`` (no reusable
-    workflow).  ``sub`` follows GitHub: ``repo:O/R:environment:E`` with an
-    environment, ``repo:O/R:pull_request`` for pull requests, else
-    ``repo:O/R:ref:REF``.
-    """
-    owner = repository.split("/", 1)[0]
-    workflow = workflow.removeprefix(".github/workflows/")
-    sha = sha or _sha("commit", repository, ref)
-    workflow_ref = f"{repository}/.github/workflows/{workflow}@{ref}"
-    workflow_sha = workflow_sha or sha
-    if job_workflow_ref is None:
-        job_workflow_ref = workflow_ref
-        job_workflow_sha = job_workflow_sha or workflow_sha
-    else:
-        job_workflow_sha = job_workflow_sha or _sha("commit", job_workflow_ref)
-    if environment:
-        sub = f"repo:{repository}:environment:{environment}"
-    elif event_name in ("pull_request", "pull_request_target"):
-        sub = f"repo:{repository}:pull_request"
-    else:
-        sub = f"repo:{repository}:ref:{ref}"
-    actor = actor or owner
-    claims: dict[str, Any] = {
-        "iss": GITHUB_ISSUER,
-        "sub": sub,
-        "ref": ref,
-        "ref_type": "tag" if ref.startswith("refs/tags/") else "branch",
-        "ref_protected": "false",
-        "sha": sha,
-        "repository": repository,
-        "repository_id": repository_id or _number("repository", repository),
-        "repository_owner": owner,
-        "repository_owner_id": owner_id or _number("owner", owner),
-        "repository_visibility": visibility,
-        "actor": actor,
-        "actor_id": _number("actor", actor),
-        "run_id": run_id or _number("run", repository, workflow, ref, digits=10),
-        "run_number": run_number,
-        "run_attempt": run_attempt,
-        "workflow": workflow_name or workflow.rsplit(".", 1)[0],
-        "workflow_ref": workflow_ref,
-        "workflow_sha": workflow_sha,
-        "job_workflow_ref": job_workflow_ref,
-        "job_workflow_sha": job_workflow_sha,
-        "head_ref": "",
-        "base_ref": "",
-        "event_name": event_name,
-        "runner_environment": runner_environment,
-    }
-    if environment:
-        claims["environment"] = environment
-    return claims
-
-
-def gitlab_claims(
-    project_path: str,
-    ci_config_path: str = ".gitlab-ci.yml",
-    ref: str = "main",
-    ref_type: str = "branch",
-    *,
-    environment: str | None = None,
-    sha: str | None = None,
-    ci_config_sha: str | None = None,
-    project_id: str | None = None,
-    namespace_id: str | None = None,
-    pipeline_id: str | None = None,
-    job_id: str | None = None,
-    pipeline_source: str = "push",
-    visibility: str = "public",
-    runner_environment: str = "gitlab-hosted",
-    ref_protected: bool = True,
-    user_login: str | None = None,
-    issuer: str = GITLAB_ISSUER,
-) -> dict[str, Any]:
-    """The claims of a GitLab CI token (``iss`` https://gitlab.com, or a self-managed
-    GitLab's URL given as ``issuer``).
-
-    ``ref`` is the bare branch or tag name and ``ref_type`` ``branch`` or
-    ``tag``; ``ci_config_ref_uri`` is built the GitLab way (the instance's host
-    and path without scheme, ``//`` before the file, full ref after ``@``).
-    """
-    if ref_type not in ("branch", "tag"):
-        raise ValueError(f"ref_type must be 'branch' or 'tag', not {ref_type!r}")
-    namespace_path = project_path.rsplit("/", 1)[0] if "/" in project_path else project_path
-    sha = sha or _sha("commit", project_path, ref)
-    full_ref = f"refs/{'heads' if ref_type == 'branch' else 'tags'}/{ref}"
-    user_login = user_login or namespace_path.split("/", 1)[0]
-    pid = project_id or _number("project", project_path, digits=8)
-    issuer = issuer.rstrip("/")
-    host = issuer.split("://", 1)[-1]
-    claims: dict[str, Any] = {
-        "iss": issuer,
-        "sub": f"project_path:{project_path}:ref_type:{ref_type}:ref:{ref}",
-        "namespace_id": namespace_id or _number("namespace", namespace_path, digits=8),
-        "namespace_path": namespace_path,
-        "project_id": pid,
-        "project_path": project_path,
-        "project_visibility": visibility,
-        "user_id": _number("user", user_login, digits=7),
-        "user_login": user_login,
-        "user_email": f"{user_login}@example.com",
-        "user_access_level": "maintainer",
-        "pipeline_id": pipeline_id or _number("pipeline", project_path, ref, digits=10),
-        "pipeline_source": pipeline_source,
-        "job_id": job_id or _number("job", project_path, ref, digits=10),
-        "job_project_id": pid,
-        "job_project_path": project_path,
-        "ref": ref,
-        "ref_type": ref_type,
-        "ref_path": full_ref,
-        "ref_protected": "true" if ref_protected else "false",
-        "sha": sha,
-        "ci_config_ref_uri": f"{host}/{project_path}//{ci_config_path}@{full_ref}",
-        "ci_config_sha": ci_config_sha or sha,
-        "runner_id": _number("runner", project_path, digits=8),
-        "runner_environment": runner_environment,
-    }
-    if environment:
-        claims["environment"] = environment
-        claims["environment_protected"] = "false"
-        claims["deployment_tier"] = "production"
-    return claims
-
-
-def google_claims(email: str, *, sub: str | None = None, azp: str | None = None) -> dict[str, Any]:
-    """The claims of a Google service-account token (``iss`` https://accounts.google.com)."""
-    sub = sub or _number("google", email, digits=21)
-    return {
-        "iss": GOOGLE_ISSUER,
-        "sub": sub,
-        "azp": azp or sub,
-        "email": email,
-        "email_verified": True,
-    }
-
-
-def circleci_claims(
-    project_id: str,
-    pipeline_definition_id: str,
-    *,
-    vcs_origin: str | None = None,
-    vcs_ref: str | None = None,
-    org_id: str | None = None,
-    pipeline_id: str | None = None,
-    workflow_id: str | None = None,
-    job_id: str | None = None,
-    user_id: str | None = None,
-    context_ids: Sequence[str] = (),
-    ssh_rerun: bool = False,
-) -> dict[str, Any]:
-    """The claims of a CircleCI token, as ``circleci run oidc get --root-issuer`` returns.
-
-    The per-organization issuer is ``https://oidc.circleci.com/org/<org-id>``;
-    Fulcio and pypi-attestations use the root issuer https://oidc.circleci.com,
-    and so does this.  ``vcs_origin`` (e.g. ``github.com/org/repo``, no scheme)
-    and ``vcs_ref`` (``refs/heads/main``) are left out when not given, as for
-    pipelines triggered by custom webhooks.
-    """
-    org_id = org_id or _uuid("org", project_id)
-    user_id = user_id or _uuid("user", project_id)
-    prefix = "oidc.circleci.com/"
-    claims: dict[str, Any] = {
-        "iss": CIRCLECI_ISSUER,
-        "sub": f"org/{org_id}/project/{project_id}/user/{user_id}",
-        f"{prefix}org-id": org_id,
-        f"{prefix}project-id": project_id,
-        f"{prefix}pipeline-definition-id": pipeline_definition_id,
-        f"{prefix}pipeline-id": pipeline_id or _uuid("pipeline", project_id, vcs_ref),
-        f"{prefix}workflow-id": workflow_id or _uuid("workflow", project_id, vcs_ref),
-        f"{prefix}job-id": job_id or _uuid("job", project_id, vcs_ref),
-        f"{prefix}context-ids": list(context_ids),
-        f"{prefix}ssh-rerun": ssh_rerun,
-    }
-    if vcs_origin is not None:
-        claims[f"{prefix}vcs-origin"] = vcs_origin
-    if vcs_ref is not None:
-        claims[f"{prefix}vcs-ref"] = vcs_ref
-    return claims
-
-
-def buildkite_claims(
-    organization_slug: str,
-    pipeline_slug: str,
-    *,
-    build_number: int = 1,
-    build_branch: str = "main",
-    build_tag: str | None = None,
-    build_commit: str | None = None,
-    build_source: str = "webhook",
-    step_key: str | None = None,
-    job_id: str | None = None,
-    agent_id: str | None = None,
-    runner_environment: str = "buildkite-hosted",
-) -> dict[str, Any]:
-    """The claims of a Buildkite agent token (``iss`` https://agent.buildkite.com)."""
-    build_commit = build_commit or _sha("commit", organization_slug, pipeline_slug, build_number)
-    ref = f"refs/tags/{build_tag}" if build_tag else f"refs/heads/{build_branch}"
-    claims: dict[str, Any] = {
-        "iss": BUILDKITE_ISSUER,
-        "sub": (
-            f"organization:{organization_slug}:pipeline:{pipeline_slug}:ref:{ref}"
-            f":commit:{build_commit}:step:{step_key or ''}"
-        ),
-        "organization_slug": organization_slug,
-        "organization_id": _uuid("org", organization_slug),
-        "pipeline_slug": pipeline_slug,
-        "pipeline_id": _uuid("pipeline", organization_slug, pipeline_slug),
-        "build_number": build_number,
-        "build_branch": build_branch,
-        "build_tag": build_tag,
-        "build_commit": build_commit,
-        "build_source": build_source,
-        "step_key": step_key,
-        "job_id": job_id or _uuid("job", organization_slug, pipeline_slug, build_number),
-        "agent_id": agent_id or _uuid("agent", organization_slug),
-        "runner_environment": runner_environment,
-    }
-    return claims
 
 
 def email_claims(email: str, issuer_url: str, *, name: str | None = None) -> dict[str, Any]:
@@ -749,7 +488,7 @@ class Issuer:
             fields.pop("repository"),
             fields.pop("workflow"),
             fields.pop("ref"),
-            run_id=_number("run", job, digits=10),
+            run_id=fake_number("run", job, digits=10),
             **fields,
         )
         return {"value": self.mint(claims, audience=audience)}

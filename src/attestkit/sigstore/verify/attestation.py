@@ -41,7 +41,7 @@ from attestkit.core.distribution import Distribution, parse_filename
 from attestkit.core.log_entry import LogEntry
 from attestkit.core.models import Attestation, Provenance
 from attestkit.core.policy import Policy
-from attestkit.core.publishers import Publisher, UnsupportedPublisher
+from attestkit.core.providers import Publisher, UnsupportedPublisher
 from attestkit.core.statement import Statement
 from attestkit.errors import AttestkitError, InputError, VerificationError
 
