@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import html
 
 import pytest
 
@@ -180,8 +179,12 @@ def test_tampered_provenance_fails(index_factory, tmp_path):
 
 
 def test_escaping(index_factory, tmp_path):
+    """Hostile metadata and provenance are shown escaped on every page, never as markup."""
+    from markupsafe import escape
+
     index = index_factory()
     evil = '<script>alert("x")</script>'
+    attribute = '"><img src=x onerror=alert(1)>'
     provenance = {
         "version": 1,
         "attestation_bundles": [
@@ -189,7 +192,7 @@ def test_escaping(index_factory, tmp_path):
                 "publisher": {
                     "kind": "GitHub",
                     "repository": evil,
-                    "workflow": "r.yml",
+                    "workflow": attribute,
                     "environment": None,
                 },
                 "attestations": [],
@@ -212,7 +215,9 @@ def test_escaping(index_factory, tmp_path):
         ):
             text = page(server.url + path)
             assert "<script>" not in text
-            assert html.escape(evil) in text
+            assert "<img" not in text
+            assert str(escape(evil)) in text
+            assert str(escape(attribute)) in text
     finally:
         server.stop()
 
