@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from attestkit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from attestkit.cli._options import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Subparsers, add_verbose
 from attestkit.core.constants import SLSA_PREDICATE_V1
 from attestkit.errors import AttestkitError, ConversionError
 
@@ -70,3 +70,29 @@ def _dist_name(att: object, source: Path) -> str:
             "cannot name the output from the statement subject; pass --output FILE"
         )
     return name
+
+
+def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    """Add ``attestkit convert``."""
+    p = sub.add_parser(
+        "convert",
+        help="convert a Sigstore bundle to an attestation, or back",
+        description="Convert a Sigstore bundle (e.g. from actions/attest) to a PEP 740"
+        " attestation named <dist>.<kind>.attestation beside it, or with --to-bundle an"
+        " attestation to a v0.3 Sigstore bundle (<dist>.sigstore.json).",
+    )
+    add_verbose(p)
+    p.add_argument("input", metavar="FILE")
+    p.add_argument("-o", "--output", metavar="FILE", help="output file (default: derived)")
+    p.add_argument("--to-bundle", action="store_true", help="attestation -> Sigstore bundle")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument(
+        "--keep-timestamps",
+        action="store_true",
+        help="keep RFC 3161 timestamps in verification_material.timestamps (proposed field)",
+    )
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="allow non-in-toto payloads and predicate types PyPI does not accept",
+    )

@@ -19,13 +19,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from attestkit.cli import EXIT_OK
 from attestkit.cli._common import fail_usage, print_json
+from attestkit.cli._options import EXIT_OK, Subparsers, add_json, add_verbose
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from attestkit.index.db import Project, TrustedPublisher, User
+    from attestkit.index.db import Project, User
+from attestkit.cli._publisher_args import _describe, _publisher_config
 
 __all__ = ["run"]
 
@@ -285,130 +286,6 @@ def _token_revoke(session: Session, args: argparse.Namespace) -> _Report:
 # -- publishers --------------------------------------------------------------------------------
 
 
-def _only(args: argparse.Namespace, kind: str, allowed: set[str]) -> None:
-    """Refuse options that do not apply to ``kind``."""
-    options = {
-        "workflow": "--workflow",
-        "environment": "--environment",
-        "repository_owner_id": "--repository-owner-id",
-        "issuer_url": "--issuer",
-        "sub": "--sub",
-        "pipeline_definition_id": "--pipeline-definition-id",
-        "vcs_origin": "--vcs-origin",
-        "vcs_ref": "--vcs-ref",
-        "organization_id": "--organization-id",
-        "actor_id": "--actor-id",
-        "actor": "--actor",
-    }
-    for name, flag in options.items():
-        if name not in allowed and getattr(args, name) is not None:
-            fail_usage(f"{flag} does not apply to {kind} publishers")
-
-
-def _two_parts(value: str, flag: str, shape: str) -> tuple[str, str]:
-    first, sep, second = value.partition("/")
-    if not (sep and first and second) or "/" in second:
-        fail_usage(f"{flag} must be {shape}, got {value!r}")
-    return first, second
-
-
-def _issuer(url: str | None) -> str | None:
-    """A custom issuer URL, checked (https, http only on loopback); None if not given."""
-    from attestkit.core.issuers import check_issuer_url
-
-    if not url:
-        return None
-    try:
-        return check_issuer_url(url)
-    except ValueError as exc:
-        fail_usage(f"--issuer: {exc}")
-
-
-def _publisher_config(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
-    """The publisher kind and configuration the flags describe."""
-    if args.github is not None:
-        _only(args, "GitHub", {"workflow", "environment", "repository_owner_id", "issuer_url"})
-        _two_parts(args.github, "--github", "OWNER/REPO")
-        workflow = (args.workflow or "").removeprefix(".github/workflows/")
-        if not workflow:
-            fail_usage("a GitHub publisher needs --workflow FILE (e.g. release.yml)")
-        if "/" in workflow or not workflow.endswith((".yml", ".yaml")):
-            fail_usage(
-                f"--workflow must be a workflow file name ending in .yml or .yaml,"
-                f" got {args.workflow!r}"
-            )
-        return "GitHub", {
-            "repository": args.github,
-            "workflow": workflow,
-            "environment": args.environment,
-            "repository_owner_id": args.repository_owner_id,
-            "issuer_url": _issuer(args.issuer_url),
-        }
-    if args.gitlab is not None:
-        _only(args, "GitLab", {"workflow", "environment", "issuer_url"})
-        path = args.gitlab.strip("/")
-        if "/" not in path:
-            fail_usage(f"--gitlab must be GROUP/PROJECT (subgroups allowed), got {args.gitlab!r}")
-        if not args.workflow:
-            fail_usage("a GitLab publisher needs --workflow PATH (e.g. .gitlab-ci.yml)")
-        return "GitLab", {
-            "repository": path,
-            "workflow_filepath": args.workflow,
-            "environment": args.environment,
-            "issuer_url": _issuer(args.issuer_url),
-        }
-    if args.google is not None:
-        _only(args, "Google", {"sub"})
-        if "@" not in args.google:
-            fail_usage(f"--google must be a service account email, got {args.google!r}")
-        return "Google", {"email": args.google, "sub": args.sub}
-    if args.circleci is not None:
-        _only(
-            args, "CircleCI", {"pipeline_definition_id", "vcs_origin", "vcs_ref", "organization_id"}
-        )
-        if not args.pipeline_definition_id:
-            fail_usage("a CircleCI publisher needs --pipeline-definition-id ID")
-        return "CircleCI", {
-            "project_id": args.circleci,
-            "pipeline_definition_id": args.pipeline_definition_id,
-            "vcs_origin": args.vcs_origin,
-            "vcs_ref": args.vcs_ref,
-            "organization_id": args.organization_id,
-        }
-    _only(args, "ActiveState", {"actor_id", "actor"})
-    organization, project = _two_parts(args.activestate, "--activestate", "ORG/PROJECT")
-    if not args.actor_id:
-        fail_usage("an ActiveState publisher needs --actor-id ID")
-    return "ActiveState", {
-        "organization": organization,
-        "project": project,
-        "actor_id": args.actor_id,
-        "actor": args.actor,
-    }
-
-
-def _describe(publisher: TrustedPublisher) -> str:
-    config = publisher.config
-    describe: dict[str, Callable[[], str]] = {
-        "GitHub": lambda: f"{config['repository']} workflow {config['workflow']}",
-        "GitLab": lambda: f"{config['repository']} CI file {config['workflow_filepath']}",
-        "Google": lambda: str(config["email"]),
-        "CircleCI": lambda: (
-            f"project {config['project_id']} pipeline {config['pipeline_definition_id']}"
-        ),
-        "ActiveState": lambda: (
-            f"{config['organization']}/{config['project']} actor {config['actor_id']}"
-        ),
-    }
-    text = describe[publisher.kind]() if publisher.kind in describe else str(config)
-    extras = [
-        f"{k} {config[k]}"
-        for k in ("environment", "repository_owner_id", "issuer_url", "sub", "vcs_origin")
-        if config.get(k)
-    ]
-    return ", ".join([text, *extras])
-
-
 def _publisher_add(session: Session, args: argparse.Namespace) -> _Report:
     from sqlalchemy import select
 
@@ -497,3 +374,111 @@ _HANDLERS: dict[tuple[str, str], _Handler] = {
     ("publisher", "list"): _publisher_list,
     ("publisher", "remove"): _publisher_remove,
 }
+
+
+def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    """Add ``attestkit index``."""
+    p = sub.add_parser(
+        "index",
+        help="administer a package index: users, projects, API tokens, Trusted Publishers",
+        description="Manage the users, projects, upload tokens and Trusted Publishers of an"
+        " attestkit index (the database `attestkit serve` uses). Works while the server runs.",
+    )
+    add_verbose(p)
+
+    def where(q: argparse.ArgumentParser, *, top: bool = False) -> None:
+        # Accepted before and after the action (like -v).
+        default = None if top else argparse.SUPPRESS
+        q.add_argument(
+            "--data-dir",
+            metavar="DIR",
+            default=default,
+            help="the data directory `attestkit serve` uses (default $ATTESTKIT_DATA_DIR or"
+            " ~/.local/share/attestkit); the index is in its index/ subdirectory",
+        )
+        q.add_argument(
+            "--database-url",
+            metavar="URL",
+            default=default,
+            help="postgresql://USER:PW@HOST/DB (default: SQLite in the data directory)",
+        )
+
+    where(p, top=True)
+    objects = p.add_subparsers(dest="index_object", metavar="OBJECT", required=True)
+
+    def action(
+        parent: Subparsers[argparse.ArgumentParser], name: str, text: str
+    ) -> argparse.ArgumentParser:
+        q = parent.add_parser(name, help=text, description=text)
+        add_verbose(q)
+        where(q)
+        return q
+
+    def listing(parent: Subparsers[argparse.ArgumentParser], text: str) -> None:
+        q = action(parent, "list", text)
+        add_json(q)
+
+    group = objects.add_parser("user", help="accounts (they own projects and tokens)")
+    users = group.add_subparsers(dest="index_action", metavar="ACTION", required=True)
+    q = action(users, "add", "create a user")
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("--email", metavar="E")
+    listing(users, "list users")
+
+    group = objects.add_parser("project", help="projects and their owners")
+    projects = group.add_subparsers(dest="index_action", metavar="ACTION", required=True)
+    q = action(projects, "add", "create a project owned by a user")
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("--owner", metavar="USER", required=True)
+    listing(projects, "list projects")
+
+    group = objects.add_parser("token", help="API tokens for uploads (pypi-...)")
+    tokens = group.add_subparsers(dest="index_action", metavar="ACTION", required=True)
+    q = action(tokens, "add", "create an upload token for a user and print it (shown once)")
+    q.add_argument("--user", metavar="USER", required=True)
+    q.add_argument("--project", metavar="P", help="only for this project")
+    q.add_argument("--expires-in", metavar="SECONDS", type=int, help="lifetime (default: none)")
+    q.add_argument("--description", metavar="D")
+    listing(tokens, "list tokens (user tokens and ones minted by Trusted Publishing)")
+    q = action(tokens, "revoke", "delete a token")
+    q.add_argument("id", metavar="ID", help="token id (or a unique prefix of it)")
+
+    group = objects.add_parser("publisher", help="Trusted Publishers")
+    publishers = group.add_subparsers(dest="index_action", metavar="ACTION", required=True)
+    q = action(
+        publishers,
+        "add",
+        "register a Trusted Publisher for a project, or a pending one that creates its project"
+        " on first use",
+    )
+    target = q.add_mutually_exclusive_group(required=True)
+    target.add_argument("--project", metavar="P", help="an existing project")
+    target.add_argument("--pending", metavar="NAME", help="a project to create on first publish")
+    q.add_argument("--owner", metavar="USER", help="who owns the pending project (and added it)")
+    kind = q.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--github", metavar="OWNER/REPO", help="GitHub Actions repository")
+    kind.add_argument("--gitlab", metavar="GROUP/PROJECT", help="GitLab CI project path")
+    kind.add_argument("--google", metavar="EMAIL", help="Google service account email")
+    kind.add_argument("--circleci", metavar="PROJECT_ID", help="CircleCI project id")
+    kind.add_argument("--activestate", metavar="ORG/PROJECT", help="ActiveState project")
+    q.add_argument("--workflow", metavar="FILE", help="GitHub workflow file or GitLab CI path")
+    q.add_argument("--environment", metavar="E", help="required deployment environment")
+    q.add_argument("--repository-owner-id", metavar="ID", help="GitHub owner account id")
+    q.add_argument(
+        "--issuer",
+        "--issuer-url",
+        dest="issuer_url",
+        metavar="URL",
+        help="custom OIDC issuer: a self-managed GitLab's URL, or a GitHub Enterprise Server's"
+        " https://HOST/_services/token (https; http only on loopback)",
+    )
+    q.add_argument("--sub", metavar="SUB", help="Google subject (optional)")
+    q.add_argument("--pipeline-definition-id", metavar="ID", help="CircleCI pipeline definition")
+    q.add_argument("--vcs-origin", metavar="ORIGIN", help="CircleCI VCS origin (optional)")
+    q.add_argument("--vcs-ref", metavar="REF", help="CircleCI VCS ref (optional)")
+    q.add_argument("--organization-id", metavar="ID", help="CircleCI organization (optional)")
+    q.add_argument("--actor-id", metavar="ID", help="ActiveState actor id")
+    q.add_argument("--actor", metavar="NAME", help="ActiveState actor name (optional)")
+    listing(publishers, "list Trusted Publishers")
+    q = action(publishers, "remove", "delete a Trusted Publisher")
+    q.add_argument("id", metavar="ID", type=int)

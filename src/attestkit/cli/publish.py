@@ -14,8 +14,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from attestkit.cli import EXIT_FAILED, EXIT_OK
 from attestkit.cli._common import print_json
+from attestkit.cli._options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Subparsers,
+    add_json,
+    add_retries,
+    add_signing_instance,
+    add_timeout,
+    add_verbose,
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,3 +101,32 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"FAIL {r.dist}: {r.message}")
     return code
+
+
+def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    """Add ``attestkit publish``."""
+    p = sub.add_parser(
+        "publish",
+        help="publish from CI: Trusted Publishing exchange, signing and attested upload",
+        description="Check the inputs, read the index's Trusted Publishing audience, get an"
+        " OIDC token for it from the CI platform (GitHub Actions, GitLab CI, Google Cloud,"
+        " Buildkite, CircleCI), exchange it for an upload token, sign every file with the"
+        " ambient Sigstore identity (keeping attestations that already verify), and upload"
+        " the files with their attestations, refreshing the upload token before it expires.",
+        epilog="Exit codes: 0 uploaded or skipped, 1 exchange, signing or an upload failed,"
+        " 2 input error or no OIDC credentials (nothing uploaded).",
+    )
+    add_verbose(p)
+    p.add_argument("dists", nargs="+", metavar="DIST", help="wheel or sdist files (or globs)")
+    p.add_argument(
+        "--repository-url",
+        metavar="URL",
+        help="upload URL (default: https://upload.pypi.org/legacy/)",
+    )
+    add_signing_instance(p, local_help="a running attestkit instance (its trust config)")
+    p.add_argument(
+        "--skip-existing", action="store_true", help="report files the index has as skipped"
+    )
+    add_retries(p)
+    add_timeout(p)
+    add_json(p)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from attestkit.cli import EXIT_OK, EXIT_USAGE
+from attestkit.cli._options import EXIT_OK, EXIT_USAGE, Subparsers, add_verbose
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,3 +74,66 @@ def run(args: argparse.Namespace) -> int:
         print(f"attestkit serve: error: {reason}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
+
+
+def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    """Add ``attestkit serve``."""
+    p = sub.add_parser(
+        "serve",
+        help="serve a package index over HTTP (production, or --dev with the embedded Sigstore)",
+        description="Serve the package index: upload (POST /legacy/, with PEP 740"
+        " attestations), Simple, Integrity and JSON APIs, Trusted Publishing and provenance"
+        " pages. Production (the default) trusts only the real CI issuers, the custom issuers"
+        " registered per publisher, public Sigstore and --trust-root files. --dev adds the"
+        " embedded Sigstore, whose issuer simulates GitHub, GitLab and Google identities so"
+        " everything works offline: loopback only, for development and tests.",
+    )
+    add_verbose(p)
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="attestkit.toml with a [serve] table (flags given here win over it)",
+    )
+    p.add_argument(
+        "--dev",
+        action="store_true",
+        default=None,
+        help="development mode: embedded Sigstore with simulated CI identities (loopback only)",
+    )
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="state (index/, sigstore/); default $ATTESTKIT_DATA_DIR or ~/.local/share/attestkit",
+    )
+    p.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="postgresql://USER:PW@HOST/DB (default: SQLite in DIR/index)",
+    )
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="TCP port (default: any free port)")
+    p.add_argument(
+        "--trust-root",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="also verify attestations against this Sigstore trust root (ClientTrustConfig or"
+        " TrustedRoot JSON, e.g. a private `attestkit sigstore serve`); repeatable",
+    )
+    p.add_argument(
+        "--no-public-sigstore",
+        action="store_false",
+        dest="public_sigstore",
+        default=None,
+        help="do not trust public Sigstore (air-gapped: only --trust-root files)",
+    )
+    p.add_argument("--audience", help="Trusted Publishing audience (default attestkit)")
+    p.add_argument("--base-url", help="external URL for absolute links (default: per request)")
+    p.add_argument("--login-email", metavar="EMAIL", help="identity of the embedded login (--dev)")
+    p.add_argument(
+        "--login-auto-approve",
+        action="store_true",
+        default=None,
+        help="--dev: approve interactive logins without the one-time code (tests, scripts)",
+    )
+    p.add_argument("--workers", type=int, help="server processes sharing the port (default 1)")

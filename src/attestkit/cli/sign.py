@@ -18,8 +18,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from attestkit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from attestkit.cli._common import print_json, progress_wanted
+from attestkit.cli._options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Subparsers,
+    add_json,
+    add_signing_instance,
+    add_timeout,
+    add_verbose,
+)
 from attestkit.errors import AttestkitError
 
 
@@ -127,3 +136,47 @@ def _progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
             progress.update(task, completed=done, total=total)
 
         yield update
+
+
+def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    """Add ``attestkit sign``."""
+    p = sub.add_parser(
+        "sign",
+        help="sign distributions into PEP 740 attestations (<dist>.publish.attestation)",
+        description="Sign each wheel/sdist with Sigstore into <dist>.publish.attestation"
+        " (and <dist>.slsa.attestation with --slsa-provenance). Every file is checked before"
+        " any network call; if anything fails, nothing is written. Identity: --identity-token"
+        " or $SIGSTORE_ID_TOKEN, else ambient CI credentials (GitHub Actions, GitLab CI,"
+        " Google Cloud, Buildkite, CircleCI), else an interactive login on a terminal.",
+    )
+    add_verbose(p)
+    p.add_argument("dists", nargs="+", metavar="DIST", help="wheel or sdist files")
+    p.add_argument("--identity-token", metavar="TOKEN", help="OIDC token (audience sigstore)")
+    inter = p.add_mutually_exclusive_group()
+    inter.add_argument(
+        "--interactive",
+        action="store_true",
+        default=None,
+        help="log in with a browser (or a pasted code) if no other identity is found",
+    )
+    inter.add_argument(
+        "--no-interactive", dest="interactive", action="store_false", help="never log in"
+    )
+    add_signing_instance(
+        p, local_help="a running `attestkit sigstore serve` (its trust config is fetched)"
+    )
+    p.add_argument(
+        "--slsa-provenance",
+        metavar="FILE",
+        help="also write <dist>.slsa.attestation with this SLSA v1 predicate",
+    )
+    existing = p.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace existing attestations")
+    existing.add_argument(
+        "--skip-verified",
+        action="store_true",
+        help="keep an existing attestation that verifies for this file and identity",
+    )
+    p.add_argument("--workers", type=int, default=8, help="concurrent log submissions (default 8)")
+    add_timeout(p)
+    add_json(p)

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from attestkit.cli import EXIT_OK, EXIT_USAGE
 from attestkit.cli._common import fail_usage
+from attestkit.cli._options import EXIT_OK, EXIT_USAGE, Subparsers, add_verbose
 
 
 def run(args: argparse.Namespace) -> int:
@@ -216,3 +216,126 @@ def _print_env(args: argparse.Namespace, data_dir: Path, keys: Any) -> int:
     for name, value in env.items():
         print(f"export {name}={shlex.quote(value)}")
     return EXIT_OK
+
+
+def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    """Add ``attestkit sigstore``."""
+    p = sub.add_parser(
+        "sigstore",
+        help="run and use the embedded local Sigstore instance (OIDC issuer, CA, log)",
+        description="An offline Sigstore instance: OIDC issuer for CI-like identities,"
+        " Fulcio-compatible CA and Rekor v1-compatible log, accepted by sigstore-python.",
+    )
+    add_verbose(p)
+    ssub = p.add_subparsers(dest="sigstore_command", metavar="ACTION", required=True)
+
+    def data_dir(q: argparse.ArgumentParser) -> None:
+        q.add_argument(
+            "--data-dir",
+            metavar="DIR",
+            help="instance state (keys, log); default $ATTESTKIT_SIGSTORE_DIR or"
+            " ~/.local/share/attestkit/sigstore",
+        )
+
+    q = ssub.add_parser(
+        "serve",
+        help="serve the instance over HTTP (private, or --dev with simulated identities)",
+        description="A private Sigstore (the default) trusts only the OIDC issuers it is"
+        " configured with (--issuer KIND=URL or [[sigstore.issuers]] in --config), e.g. a"
+        " self-managed GitLab: an air-gapped company's own CA and log. --dev runs the"
+        " embedded OIDC issuer instead, which simulates GitHub, GitLab, Google, CircleCI and"
+        " Buildkite identities for development and tests (loopback only).",
+    )
+    add_verbose(q)
+    data_dir(q)
+    q.add_argument(
+        "--config",
+        metavar="FILE",
+        help="attestkit.toml with a [sigstore] table (flags given here win over it)",
+    )
+    q.add_argument(
+        "--dev",
+        action="store_true",
+        default=None,
+        help="development mode: the embedded issuer simulates CI identities (loopback only)",
+    )
+    q.add_argument(
+        "--issuer",
+        metavar="KIND=URL",
+        action="append",
+        default=[],
+        help="trust this OIDC issuer (KIND: github, gitlab, google, circleci, buildkite,"
+        " email; URL https://, or http:// on loopback); repeatable",
+    )
+    q.add_argument(
+        "--ca-name",
+        metavar="NAME",
+        help="organization named by a new private instance's CA certificates",
+    )
+    q.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    q.add_argument("--port", type=int, help="TCP port (default: any free port)")
+    q.add_argument(
+        "--login-email",
+        metavar="EMAIL",
+        help="identity of the interactive browser login (--dev; default: <user>@localhost)",
+    )
+    q.add_argument(
+        "--login-auto-approve",
+        action="store_true",
+        default=None,
+        help="--dev: approve interactive logins without the one-time code the server prints"
+        " (tests, scripts)",
+    )
+
+    q = ssub.add_parser(
+        "trust-config",
+        help="write the ClientTrustConfig JSON for the running instance",
+        description="Print (or write with -o) the ClientTrustConfig that sigstore-python's"
+        " --trust-config and attestkit's --trust-config accept.",
+    )
+    add_verbose(q)
+    data_dir(q)
+    q.add_argument("--url", help="instance URL (default: the running server's, from DIR)")
+    q.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically)")
+
+    q = ssub.add_parser(
+        "token",
+        help="mint an OIDC token for a CI-like identity",
+        description="Print a JWT signed by the local issuer with the real issuer string and"
+        " claims of the chosen CI provider. With --print-env, print the environment a CI"
+        " runner would set instead (for ambient detection through `id`).",
+    )
+    add_verbose(q)
+    data_dir(q)
+    who = q.add_mutually_exclusive_group(required=True)
+    who.add_argument("--github", metavar="OWNER/REPO", help="GitHub Actions repository")
+    who.add_argument("--gitlab", metavar="GROUP/PROJECT", help="GitLab CI project path")
+    who.add_argument("--google", metavar="EMAIL", help="Google service account email")
+    who.add_argument("--circleci", metavar="PROJECT_ID", help="CircleCI project id")
+    who.add_argument("--email", metavar="EMAIL", help="a local user (issuer: the instance URL)")
+    q.add_argument("--workflow", help="GitHub workflow file, or GitLab CI config path")
+    q.add_argument("--ref", help="git ref, e.g. refs/tags/v1 (GitHub) or main (GitLab)")
+    q.add_argument("--sha", help="commit sha")
+    q.add_argument("--environment", help="deployment environment")
+    q.add_argument(
+        "--self-managed",
+        action="store_true",
+        help="with --gitlab: a self-managed GitLab whose issuer is this instance's URL (its"
+        " tokens verify through the instance's OpenID discovery, like a real GitLab's)",
+    )
+    q.add_argument("--pipeline-definition-id", help="CircleCI pipeline definition id")
+    q.add_argument("--vcs-origin", help="CircleCI VCS origin, e.g. github.com/org/repo")
+    q.add_argument("--audience", default="sigstore", help="token audience (default: sigstore)")
+    q.add_argument(
+        "--lifetime",
+        type=int,
+        help="seconds the token is valid (default: 600; with --print-env 21600)",
+    )
+    q.add_argument("--url", help="instance URL (for --email and --print-env)")
+    q.add_argument(
+        "--print-env",
+        action="store_true",
+        help="print shell exports that make `id` find this identity ambiently (--github: a"
+        " request token bound to this identity and one job, valid --lifetime seconds,"
+        " default 6 hours)",
+    )

@@ -17,8 +17,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from attestkit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from attestkit.cli._common import print_json, progress_wanted
+from attestkit.cli._options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Subparsers,
+    add_json,
+    add_retries,
+    add_timeout,
+    add_verbose,
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,3 +152,44 @@ def _progress(*, enabled: bool) -> Iterator[Callable[[Path, int, int], None] | N
             progress.update(task, completed=sent, total=total)  # type: ignore[arg-type]
 
         yield update
+
+
+def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    """Add ``attestkit upload``."""
+    p = sub.add_parser(
+        "upload",
+        help="upload distributions (and their attestations) to a package index",
+        description="Upload wheels/sdists with the legacy upload API, like twine upload."
+        " Attestations (<dist>.<kind>.attestation) are found next to each file and sent with"
+        " --attestations. Every input is checked before the first upload. Credentials:"
+        " flags, then $ATTESTKIT_USERNAME/$ATTESTKIT_PASSWORD (or TWINE_*), then .pypirc, then"
+        " keyring, then a prompt; the username defaults to __token__.",
+        epilog="Exit codes: 0 uploaded or skipped, 1 an upload was refused or failed,"
+        " 2 input or usage error (nothing uploaded).",
+    )
+    add_verbose(p)
+    p.add_argument("dists", nargs="+", metavar="DIST", help="wheel or sdist files (or globs)")
+    p.add_argument(
+        "--attestations",
+        action="store_true",
+        help="send <dist>.*.attestation files; fail before uploading if a file has none",
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--repository-url",
+        metavar="URL",
+        help="upload URL (default $ATTESTKIT_REPOSITORY_URL / $TWINE_REPOSITORY_URL)",
+    )
+    where.add_argument("-r", "--repository", metavar="NAME", help=".pypirc section (default: pypi)")
+    p.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="report files the index already has as skipped (409, or 400 'already exists')",
+    )
+    p.add_argument("-u", "--username", metavar="NAME", help="default: __token__")
+    p.add_argument("-p", "--password", metavar="TOKEN", help="API token or password")
+    p.add_argument("--config-file", metavar="FILE", help="default: ~/.pypirc")
+    p.add_argument("--non-interactive", action="store_true", help="never prompt")
+    add_retries(p)
+    add_timeout(p)
+    add_json(p)

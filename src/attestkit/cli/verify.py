@@ -13,8 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from attestkit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from attestkit.cli._common import fail_usage, policy_from_args, print_json, verifier_from_args
+from attestkit.cli._options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Subparsers,
+    add_identity,
+    add_json,
+    add_trust,
+    add_verbose,
+)
 from attestkit.errors import AttestkitError, InputError, VerificationError
 
 if TYPE_CHECKING:
@@ -168,3 +177,45 @@ def _line(outcome: _Outcome) -> str:
         f"OK {outcome.file}: {count} {noun} ({kinds}) signed by {first.claims.summary()}"
         f" at {when}{simulated}"
     )
+
+
+def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
+    """Add ``attestkit verify attestation|provenance``."""
+    p = sub.add_parser("verify", help="verify attestations or provenance for distributions")
+    add_verbose(p)
+    vsub = p.add_subparsers(dest="verify_command", metavar="KIND", required=True)
+    va = vsub.add_parser(
+        "attestation",
+        help="verify <dist>.*.attestation files against an expected signer",
+        description="Verify the attestations of each distribution file: the Sigstore"
+        " signature, transparency log, subject name and digest, predicate type, and the"
+        " signer against the expected Trusted Publisher or identity. Attestations are"
+        " found next to each file as <dist>.<kind>.attestation, or given with --attestation.",
+    )
+    add_verbose(va)
+    va.add_argument("dists", nargs="+", metavar="DIST", help="wheel or sdist files")
+    va.add_argument(
+        "--attestation",
+        action="append",
+        metavar="FILE",
+        help="attestation file to use instead of discovery (repeatable; needs one DIST)",
+    )
+    va.add_argument("--strict-names", action="store_true", help="subject must equal the filename")
+    add_json(va)
+    add_identity(va)
+    add_trust(va)
+
+    vp = vsub.add_parser(
+        "provenance",
+        help="verify a provenance file (Integrity API object) for distributions",
+        description="Verify every attestation in a provenance object against its publisher,"
+        " and against the expected signer given by flags. The provenance is read from"
+        " --provenance or <dist>.provenance.",
+    )
+    add_verbose(vp)
+    vp.add_argument("dists", nargs="+", metavar="DIST")
+    vp.add_argument("--provenance", metavar="FILE", help="provenance JSON (needs one DIST)")
+    vp.add_argument("--strict-names", action="store_true", help="subject must equal the filename")
+    add_json(vp)
+    add_identity(vp)
+    add_trust(vp)
