@@ -90,11 +90,9 @@ def default_data_dir() -> Path:
     ``$ATTESTKIT_DATA_DIR``, else ``$XDG_DATA_HOME/attestkit`` (~/.local/share/attestkit).
     The index lives in its ``index/`` subdirectory, the embedded Sigstore in ``sigstore/``.
     """
-    explicit = os.environ.get("ATTESTKIT_DATA_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "attestkit"
+    from attestkit.serving.bootstrap import default_data_dir as default
+
+    return default("ATTESTKIT_DATA_DIR")
 
 
 def index_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,13 +161,12 @@ def serve(
     safe across processes (transactions; pages are cached per process but
     validated against the database on every request).
     """
-    import fcntl
-
     import uvicorn
 
-    from attestkit.core.encoding import atomic_write
     from attestkit.errors import InputError
     from attestkit.index.reasons import ReasonPhraseH11Protocol
+    from attestkit.serving.bootstrap import announced, listen, lock_data_dir
+    from attestkit.serving.bootstrap import run as run_server
     from attestkit.serving.devmode import DEVELOPMENT, PRODUCTION, claim_data_dir, require_loopback
     from attestkit.sigstore.trust import TrustRoot
 
@@ -188,20 +186,8 @@ def serve(
     base = Path(data_dir)
     base.mkdir(parents=True, exist_ok=True)
     claim_data_dir(base, DEVELOPMENT if dev else PRODUCTION)
-    lock = (base / "lock").open("a")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        raise OSError(f"another attestkit server is using {base}") from None
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(511)
-    url_host = f"[{host}]" if family == socket.AF_INET6 else host
-    url = f"http://{url_host}:{sock.getsockname()[1]}"
+    lock = lock_data_dir(base, "attestkit server")
+    sock, url = listen(host, port)
     settings = _Settings(
         data_dir=str(base),
         url=url,
@@ -235,20 +221,12 @@ def serve(
         )
     else:
         config = uvicorn.Config(app, **options)
-    server = uvicorn.Server(config)
-    info = json.dumps({"url": url, "pid": os.getpid()}).encode()
-    atomic_write(base / "server.json", info)
-    if dev:
-        atomic_write(base / "sigstore" / "server.json", info)
-    if on_ready is not None:
-        on_ready(Served(url, index, instance))
+    directories = [base, base / "sigstore"] if dev else [base]
     try:
-        if workers > 1:
-            from uvicorn.supervisors.multiprocess import Multiprocess
-
-            Multiprocess(config, sockets=[sock]).run()
-        else:
-            server.run(sockets=[sock])
+        with announced(directories, url):
+            if on_ready is not None:
+                on_ready(Served(url, index, instance))
+            run_server(config, sock, workers=workers)
     finally:
         index.close()
         if instance is not None:

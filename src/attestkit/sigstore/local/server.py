@@ -451,11 +451,9 @@ def create_app(instance: LocalSigstore) -> Starlette:
 
 def default_data_dir() -> Path:
     """``$ATTESTKIT_SIGSTORE_DIR``, else ``$XDG_DATA_HOME/attestkit/sigstore`` (~/.local/share)."""
-    explicit = os.environ.get("ATTESTKIT_SIGSTORE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "attestkit" / "sigstore"
+    from attestkit.serving.bootstrap import default_data_dir as default
+
+    return default("ATTESTKIT_SIGSTORE_DIR", "sigstore")
 
 
 def serve(
@@ -478,33 +476,17 @@ def serve(
     free port.  Once listening, ``<data_dir>/server.json`` records the URL
     (for ``attestkit sigstore trust-config``) and ``on_ready`` is called.
     """
-    import fcntl
-    import socket
-
     import uvicorn
 
+    from attestkit.serving.bootstrap import announced, listen, lock_data_dir
+    from attestkit.serving.bootstrap import run as run_server
     from attestkit.serving.devmode import DevBannerMiddleware, require_loopback
 
     if development:
         require_loopback(host)
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
-    lock = (Path(data_dir) / "lock").open("a")
+    lock = lock_data_dir(Path(data_dir), "attestkit sigstore server")
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        raise OSError(f"another attestkit sigstore server is using {data_dir}") from None
-    try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        # proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets whose
-        # proto says TCP, and without it every response stalls ~40 ms (Nagle + delayed ACK).
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(511)  # clients that connect before uvicorn accepts wait in the backlog
-        bound_port = sock.getsockname()[1]
-        url_host = f"[{host}]" if family == socket.AF_INET6 else host
-        url = f"http://{url_host}:{bound_port}"
+        sock, url = listen(host, port)
         instance = LocalSigstore.open(
             data_dir,
             url,
@@ -521,20 +503,11 @@ def serve(
     if development:
         app = DevBannerMiddleware(app)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    info = Path(data_dir) / "server.json"
-    from attestkit.core.encoding import atomic_write
-
-    atomic_write(info, json.dumps({"url": url, "pid": os.getpid()}).encode())
-    if on_ready is not None:
-        on_ready(instance)
     try:
-        server.run(sockets=[sock])
+        with announced([Path(data_dir)], url):
+            if on_ready is not None:
+                on_ready(instance)
+            run_server(config, sock)
     finally:
         instance.close()
         lock.close()
-        try:
-            if json.loads(info.read_text()).get("pid") == os.getpid():
-                info.unlink()
-        except (OSError, ValueError):
-            pass
