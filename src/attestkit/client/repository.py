@@ -81,13 +81,14 @@ def safe_url(url: str) -> str:
     return re.sub(r"//[^/@]*@", "//", url)
 
 
-def new_session(username: str, password: str) -> Any:
-    """A ``requests.Session`` with Basic auth and attestkit's ``User-Agent``."""
+def new_session(username: str | None = None, password: str = "") -> Any:
+    """A ``requests.Session`` with attestkit's ``User-Agent`` (and Basic auth, given a username)."""
     import requests
 
     session = requests.Session()
     session.trust_env = True
-    session.auth = (username, password)
+    if username is not None:
+        session.auth = (username, password)
     session.headers["User-Agent"] = (
         f"attestkit/{__version__} {platform.python_implementation()}/{platform.python_version()}"
     )
@@ -128,7 +129,9 @@ def _redirect_message(url: str, response: Any) -> str:
     return text
 
 
-def attestations_supported(url: str, session: Any, timeout: float) -> bool:
+def attestations_supported(
+    url: str, session: Any, timeout: float, *, auth: tuple[str, str] | None = None
+) -> bool:
     """Whether the index behind upload ``url`` takes PEP 740 attestations.
 
     PyPI and TestPyPI do; any other index is asked for its Simple API
@@ -148,6 +151,7 @@ def attestations_supported(url: str, session: Any, timeout: float) -> bool:
             f"{parts.scheme}://{parts.netloc}/simple/",
             headers={"Accept": "application/vnd.pypi.simple.v1+json"},
             timeout=timeout,
+            auth=auth,
         )
         version = response.json()["meta"]["api-version"]
         major, minor = (int(x) for x in str(version).split(".")[:2])
@@ -162,6 +166,7 @@ def upload_one(
     job: PlannedUpload,
     *,
     password: str,
+    auth: tuple[str, str] | None = None,
     skip_existing: bool,
     retries: int,
     timeout: float,
@@ -169,7 +174,11 @@ def upload_one(
     on_progress: ProgressCallback | None,
     on_retry: RetryCallback | None,
 ) -> UploadResult:
-    """POST ``job`` to ``url`` with retries; the outcome (never raises for HTTP errors)."""
+    """POST ``job`` to ``url`` with retries; the outcome (never raises for HTTP errors).
+
+    ``auth`` (``(username, password)``) goes with each request, overriding the
+    session's; ``password`` is redacted from messages.
+    """
     import requests
 
     attempt = 0
@@ -190,6 +199,7 @@ def upload_one(
                 headers={"Content-Type": body.content_type, "Content-Length": str(len(body))},
                 allow_redirects=False,
                 timeout=timeout,
+                auth=auth,
             )
         except requests.RequestException as exc:
             retry_reason = _redact(f"connection error: {type(exc).__name__}: {exc}", password)

@@ -101,6 +101,7 @@ def upload(
     ``on_retry(dist, attempt, delay, reason)`` is called before each retry.
     ``session`` (from :func:`attestkit.client.repository.new_session`) is used
     and left open when given; otherwise one is made for this call and closed.
+    The credentials go with each request, not into a given session.
     """
     url, url_user, url_password = strip_userinfo(repository_url)
     username = username or url_user or "__token__"
@@ -109,9 +110,9 @@ def upload(
     own_session = session is None
     if own_session:
         session = new_session(username, password)
-    else:
-        session.auth = (username, password)
-    if any(job.attestations for job in jobs) and not attestations_supported(url, session, timeout):
+    auth = (username, password)
+    attested = any(job.attestations for job in jobs)
+    if attested and not attestations_supported(url, session, timeout, auth=auth):
         if on_warning is not None:
             on_warning(
                 f"{safe_url(url)} does not announce support for PEP 740 attestations"
@@ -126,6 +127,7 @@ def upload(
                 url,
                 job,
                 password=password,
+                auth=auth,
                 skip_existing=skip_existing,
                 retries=retries,
                 timeout=timeout,
