@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from attestkit.client.repository import safe_url, strip_userinfo
+from attestkit.client.repository import strip_userinfo
 from attestkit.core.constants import INDEX_HOST, TEST_INDEX_HOST
 from attestkit.errors import AttestkitError
 
@@ -27,7 +27,6 @@ __all__ = [
     "env_flag",
     "read_pypirc",
     "resolve_credentials",
-    "safe_url",
     "section_default",
 ]
 

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from attestkit._version import __version__
 from attestkit.client.multipart import MultipartBody
+from attestkit.core.constants import INDEX_HOST, TEST_INDEX_HOST
 
 if TYPE_CHECKING:
     from attestkit.client.package import PlannedUpload
@@ -137,11 +138,7 @@ def attestations_supported(
     PyPI and TestPyPI do; any other index is asked for its Simple API
     version: PEP 740 arrived with api-version 1.3.
     """
-    from urllib.parse import urlsplit
-
     import requests
-
-    from attestkit.core.constants import INDEX_HOST, TEST_INDEX_HOST
 
     parts = urlsplit(url)
     if parts.hostname in {INDEX_HOST, f"upload.{INDEX_HOST}", TEST_INDEX_HOST}:
