@@ -291,12 +291,13 @@ def test_audience_disabled(index_server: Callable[..., Server], tmp_path: Path) 
         publish([wheel], repository_url=f"{server.url}/legacy/", token_source=lambda a: None)
 
 
-def test_minted_token_is_refreshed_before_each_file(
+def _github_index(
     index_server: Callable[..., Server],
     local_sigstore: Any,
-    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+    **options: Any,
+) -> Server:
+    """An index with a GitHub publisher for demo-pkg, and this process set up as its runner."""
     import attestkit
     from attestkit.core.constants import GITHUB_ISSUER
     from attestkit.index import admin
@@ -308,7 +309,7 @@ def test_minted_token_is_refreshed_before_each_file(
     server = index_server(
         trust_roots=(attestkit.TrustRoot.from_file(str(local_sigstore.trust_config_path)),),
         oidc_issuers=(OidcIssuer(GITHUB_ISSUER, "github", jwks=jwks),),
-        minted_token_lifetime=2,
+        **options,
     )
     with server.index.session() as s:
         alice = admin.create_user(s, "alice", "alice@example.test")
@@ -329,6 +330,18 @@ def test_minted_token_is_refreshed_before_each_file(
         name, _, value = line.removeprefix("export ").partition("=")
         monkeypatch.setenv(name, shlex.split(value)[0])
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    return server
+
+
+def test_minted_token_is_refreshed_before_each_file(
+    index_server: Callable[..., Server],
+    local_sigstore: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import attestkit
+
+    server = _github_index(index_server, local_sigstore, monkeypatch, minted_token_lifetime=2)
 
     dist = tmp_path / "dist"
     dist.mkdir()
@@ -353,6 +366,51 @@ def test_minted_token_is_refreshed_before_each_file(
         from attestkit.index.db import ApiToken
 
         assert s.scalar(select(func.count()).select_from(ApiToken)) == report.mints
+
+
+def test_publish_hashes_each_file_once_and_uses_one_session(
+    index_server: Callable[..., Server],
+    local_sigstore: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Metadata and digests are computed once per file; one HTTP session serves every request."""
+    import hashlib
+    import threading
+
+    import attestkit
+
+    server = _github_index(index_server, local_sigstore, monkeypatch)
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    wheels = [make_wheel(dist, "demo-pkg", f"1.0.{i}") for i in range(3)]
+    services = attestkit.SigningServices.from_file(str(local_sigstore.trust_config_path))
+
+    # Only this thread publishes; the index answers on its own threads.
+    publisher = threading.get_ident()
+    blake2b = hashlib.blake2b
+    digests = 0  # the upload's BLAKE2b-256: computed where the file is planned, and only there
+    sessions = 0
+    real_session_init = requests.Session.__init__
+
+    def counting_blake2b(*args: Any, **kwargs: Any) -> Any:
+        nonlocal digests
+        if threading.get_ident() == publisher:
+            digests += 1
+        return blake2b(*args, **kwargs)
+
+    def counting_session_init(self: requests.Session) -> None:
+        nonlocal sessions
+        if threading.get_ident() == publisher:
+            sessions += 1
+        real_session_init(self)
+
+    monkeypatch.setattr(hashlib, "blake2b", counting_blake2b)
+    monkeypatch.setattr(requests.Session, "__init__", counting_session_init)
+    report = publish(wheels, repository_url=f"{server.url}/legacy/", services=services)
+    assert [r.status for r in report.results] == ["uploaded"] * len(wheels), report.results
+    assert digests == len(wheels)
+    assert sessions == 1
 
 
 def test_cli_help() -> None:
