@@ -18,7 +18,6 @@ import base64
 import binascii
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from attestkit.core.providers import github, gitlab
 from attestkit.errors import AttestkitError
 
 __all__ = [
@@ -50,17 +50,8 @@ __all__ = [
 ]
 
 #: Claims shown when an exchange fails (gh-action-pypi-publish's list for GitHub).
-GITHUB_CLAIMS = (
-    "sub",
-    "repository",
-    "repository_owner",
-    "repository_owner_id",
-    "workflow_ref",
-    "job_workflow_ref",
-    "ref",
-    "environment",
-)
-GITLAB_CLAIMS = ("sub", "project_path", "ci_config_ref_uri", "ref", "environment")
+GITHUB_CLAIMS = github.TOKEN_CLAIMS
+GITLAB_CLAIMS = gitlab.TOKEN_CLAIMS
 _OTHER_CLAIMS = ("iss", "sub", "email")
 
 #: PyPI's minted tokens live 900 s; assumed when the index gives no ``expires``.
@@ -159,26 +150,7 @@ def claim_lines(claims: dict[str, Any]) -> list[str]:
 
 def reusable_workflow_warning(claims: dict[str, Any]) -> str | None:
     """On GitHub, the warning for a token from a reusable workflow, else ``None``."""
-    workflow_ref = claims.get("workflow_ref")
-    job_workflow_ref = claims.get("job_workflow_ref")
-    if not workflow_ref or not job_workflow_ref or workflow_ref == job_workflow_ref:
-        return None
-    called = _workflow_file(str(job_workflow_ref))
-    caller = _workflow_file(str(workflow_ref))
-    return (
-        f"this job runs the reusable workflow {job_workflow_ref} (called from {workflow_ref}):"
-        f" the index matches the called workflow, so the Trusted Publisher must name the"
-        f" workflow file {called!r}, not {caller!r}"
-    )
-
-
-def _workflow_file(ref: str) -> str:
-    path = ref.split("@", 1)[0]
-    return path.rsplit("/", 1)[-1]
-
-
-def _gitlab_variable(audience: str) -> str:
-    return re.sub(r"[^A-Z0-9_]|^[0-9]", "_", audience.upper()) + "_ID_TOKEN"
+    return github.reusable_workflow_warning(claims)
 
 
 def _is_fork_pull_request() -> bool:
@@ -196,16 +168,11 @@ def _is_fork_pull_request() -> bool:
 
 def oidc_guidance(audience: str) -> list[str]:
     """What to configure on each CI platform for an OIDC token with ``audience``."""
-    var = _gitlab_variable(audience)
-    return [
-        "Trusted Publishing needs an OIDC token from your CI platform:",
-        "  * GitHub Actions: add `permissions: id-token: write` to the publishing job",
-        f"  * GitLab CI: declare `id_tokens: {var}: aud: {audience}` (and"
-        " `SIGSTORE_ID_TOKEN: aud: sigstore` for signing) in the job",
-        "  * Google Cloud: run as a service account (GOOGLE_SERVICE_ACCOUNT_NAME, or on GCE"
-        " or Cloud Build)",
-        "  * Buildkite: run on an agent with `buildkite-agent oidc`;"
-        " CircleCI: with the `circleci` CLI and OIDC enabled",
+    from attestkit.core.providers import PROVIDERS
+
+    hints = [p.setup_hint(audience) for p in PROVIDERS.values() if p.setup_hint]
+    return ["Trusted Publishing needs an OIDC token from your CI platform:"] + [
+        f"  * {hint}" for hint in hints
     ]
 
 
