@@ -17,7 +17,7 @@ __all__ = ["create_app", "index_routes"]
 def index_routes(index: Index) -> list[BaseRoute]:
     """All of the index's routes, in matching order."""
     from attestkit.index.read import integrity, jsonapi, pages, simple
-    from attestkit.index.trusted_publishing import exchange as oidc
+    from attestkit.index.trusted_publishing import routes as oidc
     from attestkit.index.upload import handler as upload
 
     routes: list[BaseRoute] = []

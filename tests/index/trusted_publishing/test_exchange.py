@@ -26,6 +26,7 @@ from attestkit.index.db import ApiToken, Project, Role, TrustedPublisher, UsedJt
 from attestkit.index.instance import Index, OidcIssuer
 from attestkit.index.tokens import matches, parse_token
 from attestkit.index.trusted_publishing import exchange as oidc
+from attestkit.index.trusted_publishing.routes import routes as tp_routes
 from attestkit.sigstore.local.keys import KeyStore
 from attestkit.sigstore.local.oidc import Issuer, github_claims, gitlab_claims, google_claims
 from tests.fixtures.index_server import Server
@@ -53,7 +54,7 @@ def issuer(keys: KeyStore) -> Issuer:
 
 
 def oidc_app(index: Index) -> Starlette:
-    return Starlette(routes=oidc.routes(index))
+    return Starlette(routes=tp_routes(index))
 
 
 def all_issuers(issuer: Issuer) -> tuple[OidcIssuer, ...]:
@@ -893,7 +894,7 @@ def test_issuer_configuration_is_validated(
 ) -> None:
     index = index_factory(oidc_issuers=(issuer_config,))
     with pytest.raises(ValueError, match=message):
-        oidc.routes(index)
+        tp_routes(index)
 
 
 def test_served_by_the_full_index_app(index_server: Callable[..., Server], issuer: Issuer) -> None:

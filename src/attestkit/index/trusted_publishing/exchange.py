@@ -48,18 +48,15 @@ Google and ActiveState publishers accept only their provider's real issuer.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from attestkit.core.issuers import OidcIssuer
 from attestkit.core.providers import PROVIDERS
 from attestkit.core.providers.base import ClaimRules, Mismatch
-from attestkit.errors import ServiceError
 from attestkit.oidc.jwks import (
     JWKS_REFRESH_INTERVAL,
     JWKS_TIMEOUT,
@@ -71,12 +68,16 @@ from attestkit.oidc.jwt import signature_only_claims
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import BaseRoute
 
     from attestkit.index.db import TrustedPublisher
     from attestkit.index.instance import Index
+from attestkit.index.trusted_publishing.results import (
+    MintError,
+    MintResult,
+    _invalid_publisher,
+    _invalid_token,
+    _parse_body,
+)
 
 __all__ = [
     "AUDIENCE_PATH",
@@ -91,7 +92,6 @@ __all__ = [
     "MintResult",
     "TrustedPublishing",
     "fetch_jwks",
-    "routes",
 ]
 
 log = logging.getLogger(__name__)
@@ -100,10 +100,6 @@ AUDIENCE_PATH = "/_/oidc/audience"
 MINT_PATHS = ("/_/oidc/mint-token", "/_/oidc/github/mint-token")
 #: Clock skew allowed on ``exp``, ``iat`` and ``nbf`` (PyPI: 30 s).
 LEEWAY = 30
-#: Seconds a client should wait after a 503 (issuer keys unavailable).
-RETRY_AFTER = 30
-#: Largest accepted mint request body (real OIDC tokens are a few KiB).
-MAX_BODY = 64 * 1024
 #: Longest ``jti`` stored for replay protection (the column holds 300).
 MAX_JTI = 255
 
@@ -115,48 +111,10 @@ BUILTIN_ISSUERS: dict[str, str] = {
 _RULES: dict[str, ClaimRules] = {p.kind: p.rules for p in PROVIDERS.values() if p.rules}
 
 NOT_ENABLED = "Trusted publishing functionality not enabled"
-_FAILED = "Token request failed"
-_INVALID_TOKEN = "malformed or invalid token"  # noqa: S105 - an error message
 _REUSED = "invalid token: already used"
 
 
 # -- errors and results ---------------------------------------------------------
-
-
-class MintError(ServiceError):
-    """A failed token exchange: one ``{"code", "description"}`` error of the 422 answer."""
-
-    def __init__(self, code: str, description: str, *, status: int = 422) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
-        self.status = status
-
-    def result(self) -> MintResult:
-        """The HTTP answer for this error."""
-        headers = {"Retry-After": str(RETRY_AFTER)} if self.status == 503 else {}
-        body = {
-            "message": _FAILED,
-            "errors": [{"code": self.code, "description": self.description}],
-        }
-        return MintResult(self.status, body, headers)
-
-
-def _invalid_token(reason: str) -> MintError:
-    return MintError("invalid-token", f"{_INVALID_TOKEN} ({reason})")
-
-
-def _invalid_publisher(reason: str) -> MintError:
-    return MintError("invalid-publisher", f"valid token, but no corresponding publisher ({reason})")
-
-
-@dataclass(frozen=True)
-class MintResult:
-    """An HTTP answer of the Trusted Publishing endpoints (framework-free)."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 # -- the exchange -----------------------------------------------------------------
@@ -524,59 +482,3 @@ def _validate_issuer(issuer: OidcIssuer) -> None:
             f" (self-managed) support custom issuers; {issuer.kind} publishers accept only"
             " their provider's issuer"
         )
-
-
-def _parse_body(body: bytes) -> str:
-    """The ``token`` of a ``{"token": "<JWT>"}`` body (row 1; the token is never echoed)."""
-    shape = 'expected a JSON object {"token": "<OIDC token>"}'
-    if len(body) > MAX_BODY:
-        raise MintError("invalid-payload", f"request body exceeds {MAX_BODY} bytes; {shape}")
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise MintError("invalid-payload", f"request body is not valid JSON; {shape}") from None
-    if not isinstance(payload, dict):
-        raise MintError(
-            "invalid-payload", f"request body is a JSON {type(payload).__name__}; {shape}"
-        )
-    if "token" not in payload:
-        raise MintError("invalid-payload", f"field 'token' is missing; {shape}")
-    token = payload["token"]
-    if not isinstance(token, str):
-        kind = "null" if token is None else type(token).__name__
-        raise MintError("invalid-payload", f"field 'token' must be a string, not {kind}")
-    return token
-
-
-# -- HTTP ---------------------------------------------------------------------------
-
-
-def routes(index: Index) -> list[BaseRoute]:
-    """The Trusted Publishing routes of ``index`` (audience and mint-token, with its alias).
-
-    Raises :class:`ValueError` for an unsupported issuer configuration.
-    """
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
-
-    service = TrustedPublishing(index)
-
-    def answer(result: MintResult) -> Response:
-        return JSONResponse(result.body, status_code=result.status, headers=result.headers)
-
-    async def audience(request: Request) -> Response:
-        return answer(service.audience())
-
-    async def mint(request: Request) -> Response:
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                break
-        return answer(await run_in_threadpool(service.mint, bytes(body)))
-
-    return [
-        Route(AUDIENCE_PATH, audience, methods=["GET"]),
-        *(Route(path, mint, methods=["POST"]) for path in MINT_PATHS),
-    ]
