@@ -24,23 +24,17 @@ Errors are :class:`CAError` with the HTTP status the server answers with.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
-import string
 import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from attestkit.core.constants import (
     CIRCLECI_ISSUER,
 )
 from attestkit.core.providers import PROVIDERS
-from attestkit.core.providers.base import FulcioProfile, Template
-from attestkit.errors import ServiceError
+from attestkit.core.providers.base import FulcioProfile
 from attestkit.sigstore.local.oidc import DEFAULT_AUDIENCE, TokenError, verify_token
 
 if TYPE_CHECKING:
@@ -50,6 +44,15 @@ if TYPE_CHECKING:
     from attestkit.core.issuers import OidcIssuer
     from attestkit.sigstore.local.keys import KeyStore
     from attestkit.sigstore.local.oidc import KeySource
+from attestkit.sigstore.local.request import (
+    CAError,
+    LeafIdentity,
+    _bearer,
+    _csr_public_key,
+    _pkr_public_key,
+    _proof_subject,
+)
+from attestkit.sigstore.local.templates import _apply, _Lookup, _MissingClaimError
 
 __all__ = [
     "ISSUER_TYPES",
@@ -68,22 +71,6 @@ _FULCIO_ARC = "1.3.6.1.4.1.57264.1."
 _SCT_LIST_OID = "1.3.6.1.4.1.11129.2.4.2"
 #: OIDs ``.1``-``.6`` hold bare UTF-8; ``.8`` and later a DER UTF8String.
 _RAW_OIDS = range(1, 7)
-
-
-class CAError(ServiceError):
-    """A rejected signing request: ``status`` 400 (bad request) or 401 (bad token).
-
-    The server answers ``{"code": status, "message": message}``, like Fulcio.
-    """
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{status}: {message}")
-        self.status = status
-        self.message = message
-
-    def as_dict(self) -> dict[str, Any]:
-        """The Fulcio-style JSON error body."""
-        return {"code": self.status, "message": self.message}
 
 
 # -- DER helpers ----------------------------------------------------------------
@@ -109,67 +96,6 @@ def _der_octet_string(data: bytes) -> bytes:
 # -- claim templates (Fulcio config/identity/config.yaml) --------------------------
 
 
-class _MissingClaimError(Exception):
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
-def _render_value(value: object) -> str:
-    """A claim as a string: numbers as integers (not Go's ``%!s(float64=1)``), JSON else."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return json.dumps(value, separators=(",", ":"))
-
-
-class _Lookup:
-    """Template data: the token's claims over the provider's defaults (claims win)."""
-
-    def __init__(self, claims: Mapping[str, Any], defaults: Mapping[str, str]) -> None:
-        self._data = dict(defaults)
-        self._data.update({k: _render_value(v) for k, v in claims.items()})
-
-    def required(self, name: str) -> str:
-        """``{{ .name }}`` with ``missingkey=error``."""
-        try:
-            return self._data[name]
-        except KeyError:
-            raise _MissingClaimError(name) from None
-
-    def optional(self, name: str) -> str:
-        """``{{ index . "name" }}``: empty when missing."""
-        return self._data.get(name, "")
-
-
-class _Formatter(string.Formatter):
-    """``{claim}`` is required, ``{?claim}`` optional; field names are whole claim names."""
-
-    def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
-        lookup: _Lookup = kwargs["lookup"]
-        if field_name.startswith("?"):
-            return lookup.optional(field_name[1:]), field_name
-        return lookup.required(field_name), field_name
-
-
-_FORMATTER = _Formatter()
-
-
-def _apply(template: Template, lookup: _Lookup) -> str:
-    if callable(template):
-        return template(lookup)
-    if "{" in template:
-        return _FORMATTER.format(template, lookup=lookup)
-    return lookup.required(template)
-
-
 #: Fulcio issuer type -> the provider's certificate profile (``core/providers/<kind>.py``).
 _PROFILES: Mapping[str, FulcioProfile] = {
     p.fulcio_type: p.profile for p in PROVIDERS.values() if p.profile is not None
@@ -183,16 +109,6 @@ KIND_TYPES: Mapping[str, str] = {
     **{p.kind: p.fulcio_type for p in PROVIDERS.values() if p.fulcio_type},
     "email": "email",
 }
-
-
-@dataclass(frozen=True)
-class LeafIdentity:
-    """What goes into a leaf: the SAN (URI, or email when ``email``) and the Fulcio
-    extensions (``1.3.6.1.4.1.57264.1.N`` number -> string value, in OID order)."""
-
-    san: str
-    email: bool
-    extensions: dict[int, str]
 
 
 # -- the CA ---------------------------------------------------------------------
@@ -471,97 +387,6 @@ class CertificateAuthority:
 
 
 # -- request parsing -------------------------------------------------------------
-
-
-def _bearer(authorization: str | None) -> str | None:
-    if not authorization:
-        return None
-    scheme, _, value = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise CAError(401, "Authorization header must be 'Bearer <OIDC token>'")
-    return value.strip()
-
-
-def _b64decode(value: object, what: str) -> bytes:
-    if not isinstance(value, str) or not value:
-        raise CAError(400, f"{what} must be a non-empty base64 string")
-    compact = "".join(value.split())
-    try:
-        if "-" in compact or "_" in compact:
-            return base64.urlsafe_b64decode(compact + "=" * (-len(compact) % 4))
-        return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise CAError(400, f"{what} is not valid base64") from None
-
-
-def _check_key(key: object, what: str) -> ec.EllipticCurvePublicKey:
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(
-        key.curve, ec.SECP256R1 | ec.SECP384R1
-    ):
-        return key
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        desc = f"ECDSA {key.curve.name}"
-    elif isinstance(key, rsa.RSAPublicKey):
-        desc = f"RSA-{key.key_size}"
-    else:
-        desc = type(key).__name__.removeprefix("_")
-    raise CAError(400, f"unsupported {what} key {desc} (want ECDSA P-256 or P-384)")
-
-
-def _csr_public_key(value: object) -> ec.EllipticCurvePublicKey:
-    """Decode b64(PEM or DER CSR), check its self-signature, return its (EC) key."""
-    from cryptography import x509
-
-    data = _b64decode(value, "certificateSigningRequest")
-    try:
-        if data.lstrip().startswith(b"-----BEGIN"):
-            csr = x509.load_pem_x509_csr(data)
-        else:
-            csr = x509.load_der_x509_csr(data)
-        key = csr.public_key()
-    except (ValueError, TypeError) as exc:
-        raise CAError(400, f"certificateSigningRequest is not a valid PKCS#10 CSR: {exc}") from None
-    key = _check_key(key, "CSR")
-    try:
-        valid = csr.is_signature_valid
-    except (ValueError, TypeError) as exc:
-        raise CAError(400, f"CSR signature cannot be checked: {exc}") from None
-    if not valid:
-        raise CAError(400, "CSR signature does not verify (no proof of possession of the key)")
-    return key
-
-
-def _proof_subject(claims: Mapping[str, Any], identity: LeafIdentity) -> str:
-    """What a ``proofOfPossession`` signs: the email for email issuers, else ``sub``."""
-    return identity.san if identity.email else str(claims["sub"])
-
-
-def _pkr_public_key(request: object, subject: str) -> ec.EllipticCurvePublicKey:
-    """The ``publicKeyRequest`` form: PEM key plus a signature over the identity."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    if not isinstance(request, dict) or not isinstance(request.get("publicKey"), dict):
-        raise CAError(400, "publicKeyRequest must be {publicKey: {algorithm, content}, ...}")
-    content = request["publicKey"].get("content")
-    if not isinstance(content, str) or not content:
-        raise CAError(400, "publicKeyRequest.publicKey.content must be a PEM public key")
-    try:
-        key = serialization.load_pem_public_key(content.encode())
-    except (ValueError, TypeError) as exc:
-        raise CAError(400, f"publicKeyRequest.publicKey.content is not a PEM key: {exc}") from None
-    key = _check_key(key, "public")
-    proof = _b64decode(request.get("proofOfPossession"), "publicKeyRequest.proofOfPossession")
-    for algorithm in (hashes.SHA256(), hashes.SHA384()):
-        try:
-            key.verify(proof, subject.encode(), ec.ECDSA(algorithm))
-            return key
-        except InvalidSignature:
-            continue
-    raise CAError(400, f"proofOfPossession is not a signature over {subject!r} by the key")
 
 
 def _ca_hash(key: ec.EllipticCurvePrivateKey) -> Any:
