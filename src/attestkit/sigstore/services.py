@@ -113,7 +113,7 @@ def select_service(
     config: dict[str, Any], key: str, versions: set[int], *, required: bool = True
 ) -> str | None:
     """The first service valid now with a supported API version (sigstore's selection order)."""
-    from attestkit.sigstore.trust import parse_timestamp
+    from attestkit.sigstore.schema import parse_timestamp
 
     services = config.get(key, [])
     if not isinstance(services, list):

@@ -36,7 +36,6 @@ import functools
 import hashlib
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,6 +56,7 @@ if TYPE_CHECKING:
     from attestkit.sigstore.roots import Instance
 
     PublicKey = RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey
+from attestkit.sigstore.schema import _fields, _list, _string, _time_range
 
 __all__ = [
     "CLIENT_TRUST_CONFIG_MEDIA_TYPE",
@@ -65,7 +65,6 @@ __all__ = [
     "TRUSTED_ROOT_MEDIA_TYPE",
     "TrustRoot",
     "TrustedKey",
-    "parse_timestamp",
 ]
 
 #: The only TrustedRoot media type sigstore-python 4.5.1 accepts.
@@ -467,63 +466,3 @@ def _load_key(raw: bytes, details: str) -> TrustedKey | None:
 
 
 # -- small strict schema helpers (sigstore-models: strict, extra="forbid") ----
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), name)
-
-
-def _fields(
-    value: object,
-    what: str,
-    allowed: set[str],
-    *,
-    required: frozenset[str] | set[str] = frozenset(),
-) -> dict[str, Any]:
-    """Normalise snake_case names to camelCase, reject unknown or repeated fields."""
-    if not isinstance(value, dict):
-        raise InputError(f"{what} must be an object, got {json_type(value)}")
-    names = {name: name for name in allowed} | {_snake(name): name for name in allowed}
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        canonical = names.get(key)
-        if canonical is None:
-            raise InputError(f"{what}: unknown field {key!r}")
-        if canonical in out:
-            raise InputError(f"{what}: field {canonical!r} given twice")
-        out[canonical] = item
-    for key in sorted(required):
-        if out.get(key) is None:
-            raise InputError(f"{what}: missing {key}")
-    return out
-
-
-def _list(obj: dict[str, Any], key: str, what: str) -> list[Any]:
-    value = obj.get(key)
-    if not isinstance(value, list):
-        raise InputError(f"{what}.{key} must be an array, got {json_type(value)}")
-    return value
-
-
-def _string(value: object, what: str) -> str:
-    if not isinstance(value, str):
-        raise InputError(f"{what} must be a string, got {json_type(value)}")
-    return value
-
-
-def _time_range(value: object, what: str) -> tuple[datetime, datetime | None]:
-    obj = _fields(value, what, {"start", "end"}, required={"start"})
-    start = parse_timestamp(obj["start"], f"{what}.start")
-    end = parse_timestamp(obj["end"], f"{what}.end") if obj.get("end") is not None else None
-    return start, end
-
-
-def parse_timestamp(value: object, what: str) -> datetime:
-    text = _string(value, what)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"{what}: not an RFC 3339 timestamp: {text!r}") from None
-    if parsed.tzinfo is None:
-        raise InputError(f"{what}: timestamp {text!r} has no time zone")
-    return parsed
