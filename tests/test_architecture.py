@@ -57,3 +57,16 @@ def test_the_private_name_rule_sees_offences_and_allows_the_package_itself() -> 
     ok = "from attestkit.cli._common import x\nfrom attestkit.cli.sign import _plan\n"
     assert private_imports("attestkit.cli.upload", False, ok) == []
     assert private_imports("attestkit._version", False, "from attestkit._version import v") == []
+
+
+def test_test_modules_share_helpers_only_through_fixtures() -> None:
+    """A test module imports helpers from tests/fixtures (or tests.conftest), never another test."""
+    root = SRC.parent / "tests"
+    offences = []
+    for path in sorted(root.rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests."):
+                module = node.module or ""
+                if not module.startswith(("tests.fixtures", "tests.conftest")):
+                    offences.append(f"{path.relative_to(root)} imports {module}")
+    assert offences == []

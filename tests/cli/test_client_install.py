@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import DATA
 from tests.fixtures.processes import ServerProcess, ak, start_server
-from tests.index.upload.test_handler import make_wheel
+from tests.fixtures.uploads import make_wheel
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 #: The top-level import names attestkit[server] installs.
@@ -39,6 +39,8 @@ SERVER_ONLY = {
     "psycopg_binary",
     "httptools",
     "uvloop",
+    "jinja2",
+    "markupsafe",
 }
 #: The top-level import names attestkit[login] (sigstore-python and its tree) installs.
 LOGIN_ONLY = {

@@ -28,8 +28,8 @@ from attestkit.client.publish import (
     reusable_workflow_warning,
 )
 from tests.fixtures.index_server import Server
-from tests.index.test_serve_e2e import AK, Served, _trust
-from tests.index.upload.test_handler import make_sdist, make_wheel
+from tests.fixtures.served import AK, Served, trust_file
+from tests.fixtures.uploads import make_sdist, make_wheel
 
 _CI_PREFIXES = ("GITHUB_", "ACTIONS_", "GITLAB", "SIGSTORE_", "BUILDKITE", "CIRCLECI", "GOOGLE_")
 
@@ -143,7 +143,7 @@ def test_github_actions_publish_verify_and_republish(tmp_path: Path) -> None:
             "verify",
             "attestation",
             "--trust-config",
-            _trust(served, tmp_path),
+            trust_file(served, tmp_path),
             "--repository",
             "https://github.com/octo/demo",
             *(str(downloaded / name) for name in files),
@@ -283,7 +283,7 @@ def test_helpers() -> None:
 
 
 def test_audience_disabled(index_server: Callable[..., Server], tmp_path: Path) -> None:
-    from tests.index.trusted_publishing.test_exchange import oidc_app
+    from tests.fixtures.tp_app import oidc_app
 
     server = index_server(app_factory=oidc_app)  # no issuers: Trusted Publishing is off
     wheel = make_wheel(tmp_path, "demo-pkg", "1.0")

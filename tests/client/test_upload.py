@@ -27,13 +27,13 @@ from attestkit.cli import main
 from attestkit.index.db import File, Provenance
 from attestkit.index.instance import Index
 from tests.fixtures.index_server import Server
-from tests.index.upload.test_handler import (
+from tests.fixtures.uploads import (
     SLSA_PREDICATE,
-    _publisher_token,
-    _sign,
     make_sdist,
     make_wheel,
+    publisher_token,
     setup_project,
+    sign_with,
     twine,
 )
 
@@ -194,8 +194,8 @@ def attested(local_sigstore: Any, tmp_path_factory: pytest.TempPathFactory) -> d
     base = tmp_path_factory.mktemp("client-attested")
     wheel = make_wheel(base, "octo-pkg", "1.0")
     sdist = make_sdist(base, "octo-pkg", "1.0")
-    _sign(local_sigstore, wheel)
-    _sign(local_sigstore, sdist, slsa_provenance=SLSA_PREDICATE)
+    sign_with(local_sigstore, wheel)
+    sign_with(local_sigstore, sdist, slsa_provenance=SLSA_PREDICATE)
     other = base / "other"
     other.mkdir()
     return {
@@ -230,7 +230,7 @@ def test_attested_upload_matches_twine(
 
     proc = twine(
         with_twine.url,
-        _publisher_token(with_twine),
+        publisher_token(with_twine),
         "--attestations",
         str(wheel),
         str(sdist),
@@ -238,7 +238,7 @@ def test_attested_upload_matches_twine(
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
-    token = _publisher_token(with_attestkit)
+    token = publisher_token(with_attestkit)
     code, out, err = run_upload(
         capsys,
         "--repository-url",
@@ -479,7 +479,7 @@ def test_attestations_not_sent_where_unsupported(
     """An index without PEP 740 (no Simple API 1.3): upload without them, with a warning."""
     url, state = scripted
     sdist = make_sdist(tmp_path)
-    _sign(local_sigstore, sdist)
+    sign_with(local_sigstore, sdist)
     code, out, err = run_upload(
         capsys, "--attestations", "--repository-url", url, "-p", "tok", str(sdist)
     )

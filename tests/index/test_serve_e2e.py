@@ -22,69 +22,10 @@ from typing import Any
 
 import requests
 
-from tests.index.upload.test_handler import make_wheel, twine, twine_env
+from tests.fixtures.served import Served, trust_file
+from tests.fixtures.uploads import make_wheel, twine, twine_env
 
-AK = [sys.executable, "-m", "attestkit"]
 GH = ["--github", "octo/demo", "--workflow", "release.yml", "--ref", "refs/tags/v1.0"]
-
-
-class Served:
-    def __init__(self, data_dir: Path, *extra: str) -> None:
-        self.data_dir = data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
-        log = (data_dir / "serve.log").open("a")
-        env = dict(os.environ, SIGSTORE_OIDC_DISABLE_AMBIENT_PROVIDERS="1")
-        self.proc = subprocess.Popen(
-            [
-                *AK,
-                "serve",
-                "--dev",
-                "--data-dir",
-                str(data_dir),
-                "--login-email",
-                "dev@example.test",
-                *extra,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            env=env,
-        )
-        log.close()
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert "serving" in line, (data_dir / "serve.log").read_text()
-        self.url = line.split("serving ", 1)[1].split(" ", 1)[0]
-
-    def ak(self, *args: str) -> str:
-        out = subprocess.run([*AK, *args], capture_output=True, text=True, timeout=120)
-        assert out.returncode == 0, out.stderr
-        return out.stdout.strip()
-
-    def pending_github_publisher(self, project: str = "demo-pkg", repo: str = "octo/demo") -> None:
-        """User alice registers a pending GitHub publisher (release.yml) for ``project``."""
-        d = str(self.data_dir)
-        self.ak("index", "--data-dir", d, "user", "add", "alice")
-        self.ak(
-            "index",
-            "--data-dir",
-            d,
-            "publisher",
-            "add",
-            "--pending",
-            project,
-            "--owner",
-            "alice",
-            "--github",
-            repo,
-            "--workflow",
-            "release.yml",
-        )
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=30)
 
 
 def _post_wheel(
@@ -357,16 +298,10 @@ def test_several_workers_share_the_index_and_the_log(tmp_path: Path) -> None:
             "verify",
             "attestation",
             "--trust-config",
-            _trust(served, tmp_path),
+            trust_file(served, tmp_path),
             "--repository",
             "https://github.com/octo/demo",
             *map(str, wheels),
         )
     finally:
         served.stop()
-
-
-def _trust(served: Served, tmp_path: Path) -> str:
-    path = tmp_path / "trust.json"
-    path.write_text(requests.get(f"{served.url}/trust-config.json", timeout=30).text)
-    return str(path)

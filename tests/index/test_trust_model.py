@@ -31,7 +31,7 @@ from attestkit.sigstore.local.keys import KeyStore
 from attestkit.sigstore.local.oidc import Issuer, github_claims
 from tests.fixtures.index_server import Server
 from tests.fixtures.processes import ServerProcess, start_server
-from tests.index.upload.test_handler import make_sdist, post
+from tests.fixtures.uploads import make_sdist, post
 
 VICTIM = "victim/repo"
 AUD = "attestkit"

@@ -629,8 +629,8 @@ def test_pages_are_cached_per_format_and_base_url(index_factory, tmp_path, load_
 
 def test_cached_page_is_fresh_after_an_upload(index_server, tmp_path, load_calls):
     """Uploads through POST /legacy/ show at once, in both formats, with new serials and ETags."""
-    from tests.index.upload.test_handler import make_wheel as upload_wheel
-    from tests.index.upload.test_handler import post, setup_project
+    from tests.fixtures.uploads import make_wheel as upload_wheel
+    from tests.fixtures.uploads import post, setup_project
 
     server = index_server()
     token = setup_project(server, "fresh-pkg")
@@ -727,8 +727,8 @@ def test_no_stale_page_under_concurrent_reads(index_server, tmp_path):
     read lists it."""
     import threading
 
-    from tests.index.upload.test_handler import make_wheel as upload_wheel
-    from tests.index.upload.test_handler import post, setup_project
+    from tests.fixtures.uploads import make_wheel as upload_wheel
+    from tests.fixtures.uploads import post, setup_project
 
     server = index_server()
     token = setup_project(server, "busy")

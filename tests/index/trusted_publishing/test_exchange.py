@@ -18,7 +18,6 @@ from typing import Any
 import jwt
 import pytest
 import requests
-from starlette.applications import Starlette
 
 from attestkit.core.constants import ACTIVESTATE_ISSUER, GITHUB_ISSUER, GITLAB_ISSUER, GOOGLE_ISSUER
 from attestkit.index import admin
@@ -30,6 +29,7 @@ from attestkit.index.trusted_publishing.routes import routes as tp_routes
 from attestkit.sigstore.local.keys import KeyStore
 from attestkit.sigstore.local.oidc import Issuer, github_claims, gitlab_claims, google_claims
 from tests.fixtures.index_server import Server
+from tests.fixtures.tp_app import oidc_app
 
 AUD = "attestkit"
 REPO = "octo/repo"
@@ -51,10 +51,6 @@ def other_keys(tmp_path_factory: pytest.TempPathFactory) -> KeyStore:
 @pytest.fixture
 def issuer(keys: KeyStore) -> Issuer:
     return Issuer(keys, "http://local")
-
-
-def oidc_app(index: Index) -> Starlette:
-    return Starlette(routes=tp_routes(index))
 
 
 def all_issuers(issuer: Issuer) -> tuple[OidcIssuer, ...]:

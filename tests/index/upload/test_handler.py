@@ -16,8 +16,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -37,191 +35,30 @@ from attestkit.index.db import ApiToken, File, Project, Provenance, Release, Rol
 from attestkit.index.instance import Index
 from tests.conftest import DATA, SDIST, STAGING_WHEEL
 from tests.fixtures.index_server import Server
-
-PUBLISH = "https://docs.pypi.org/attestations/publish/v1"
-SLSA = "https://slsa.dev/provenance/v1"
-CORE_METADATA = (
-    "See https://packaging.python.org/specifications/core-metadata for more information."
+from tests.fixtures.uploads import (
+    CORE_METADATA,
+    PUBLISH,
+    SLSA_PREDICATE,
+    docs_url,
+    files_in_store,
+    form,
+    help_url,
+    make_sdist,
+    make_wheel,
+    message,
+    pkg_info,
+    post,
+    publisher_token,
+    refused,
+    setup_project,
+    sign_with,
+    twine,
 )
-
 
 # -- building distributions ---------------------------------------------------------
 
 
-def pkg_info(name: str, version: str, metadata_version: str = "2.1") -> bytes:
-    return f"Metadata-Version: {metadata_version}\nName: {name}\nVersion: {version}\n".encode()
-
-
-def make_sdist(
-    directory: Path,
-    name: str = "demo-pkg",
-    version: str = "1.0",
-    *,
-    filename: str | None = None,
-    payload: bytes = b"print('hello')\n",
-    pkg_info_at: str | None = "PKG-INFO",
-) -> Path:
-    """A small sdist: ``{top}/PKG-INFO`` and one module."""
-    top = f"{admin.normalize(name).replace('-', '_')}-{version}"
-    filename = filename or f"{top}.tar.gz"
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as tf:
-        members = {f"{top}/demo.py": payload}
-        if pkg_info_at is not None:
-            members[f"{top}/{pkg_info_at}"] = pkg_info(name, version)
-        for member, data in members.items():
-            info = tarfile.TarInfo(member)
-            info.size = len(data)
-            info.mtime = 1_700_000_000
-            tf.addfile(info, io.BytesIO(data))
-    path = directory / filename
-    path.write_bytes(gzip.compress(raw.getvalue(), mtime=0))
-    return path
-
-
-def make_wheel(
-    directory: Path,
-    name: str = "demo-pkg",
-    version: str = "1.0",
-    *,
-    filename: str | None = None,
-    tag: str = "py3-none-any",
-    omit: tuple[str, ...] = (),
-    dist: str | None = None,
-) -> Path:
-    """A small wheel with WHEEL, METADATA and RECORD (minus ``omit``)."""
-    dist = dist or f"{admin.normalize(name).replace('-', '_')}-{version}"
-    filename = filename or f"{dist}-{tag}.whl"
-    members = {
-        "demo_pkg/__init__.py": b"",
-        f"{dist}.dist-info/METADATA": pkg_info(name, version),
-        f"{dist}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n",
-        f"{dist}.dist-info/RECORD": b"",
-    }
-    path = directory / filename
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for member, data in members.items():
-            if member.rsplit("/", 1)[-1] not in omit:
-                zf.writestr(member, data)
-    return path
-
-
 # -- uploading ------------------------------------------------------------------------
-
-
-def form(path: Path | None, **overrides: Any) -> dict[str, Any]:
-    """The form fields twine sends for ``path`` (``None`` values are left out)."""
-    data: dict[str, Any] = {
-        "name": "demo-pkg",
-        "version": "1.0",
-        "metadata_version": "2.1",
-        "filetype": "sdist",
-        "pyversion": "source",
-        ":action": "file_upload",
-        "protocol_version": "1",
-    }
-    if path is not None:
-        content = path.read_bytes()
-        data["sha256_digest"] = hashlib.sha256(content).hexdigest()
-        data["blake2_256_digest"] = hashlib.blake2b(content, digest_size=32).hexdigest()
-        if path.name.endswith(".whl"):
-            data["filetype"], data["pyversion"] = "bdist_wheel", "py3"
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
-
-
-def post(
-    server: Server,
-    token: str | None,
-    path: Path | None,
-    *,
-    filename: str | None = None,
-    content_type: str = "application/octet-stream",
-    headers: dict[str, str] | None = None,
-    **fields: Any,
-) -> requests.Response:
-    """POST an upload like twine: Basic ``__token__`` auth, multipart form."""
-    files = None
-    if path is not None:
-        files = {"content": (filename or path.name, path.read_bytes(), content_type)}
-    return requests.post(
-        f"{server.url}/legacy/",
-        data=form(path, **fields),
-        files=files,
-        auth=("__token__", token) if token is not None else None,
-        headers=headers,
-        timeout=60,
-        allow_redirects=False,
-    )
-
-
-def message(response: requests.Response) -> str:
-    assert response.headers["content-type"].startswith("text/plain")
-    return response.text.rstrip("\n")
-
-
-def refused(response: requests.Response, status: int, text: str) -> None:
-    assert response.status_code == status, (response.status_code, response.text)
-    assert message(response) == text
-
-
-def help_url(server: Server) -> str:
-    return f"{server.url}/help"
-
-
-def docs_url(server: Server) -> str:
-    return f"{server.url}/docs"
-
-
-def setup_project(
-    server: Server, name: str = "demo-pkg", *, username: str = "alice", **token_options: Any
-) -> str:
-    """A user owning ``name`` (created if needed) and a token of theirs."""
-    with server.index.session() as s:
-        user = admin.find_user(s, username) or admin.create_user(s, username)
-        if name and admin.find_project(s, name) is None:
-            admin.create_project(s, name, owner=user)
-        token, _ = admin.create_token(s, user=user, **token_options)
-    return token
-
-
-def files_in_store(index: Index) -> list[str]:
-    root = index.store.root
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-
-
-def twine_env() -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TWINE_", "GITHUB_", "ACTIONS_", "GITLAB", "SIGSTORE_", "CI"))
-    }
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1"
-    return env
-
-
-def twine(url: str, token: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "twine",
-            "upload",
-            "--repository-url",
-            f"{url}/legacy/",
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            "--non-interactive",
-            "--disable-progress-bar",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=twine_env(),
-        timeout=120,
-    )
 
 
 @pytest.fixture
@@ -1155,19 +992,6 @@ def test_database_failure_discards_the_stored_file(
 
 # -- attestations ---------------------------------------------------------------------------------
 
-SLSA_PREDICATE = {
-    "buildDefinition": {"buildType": "https://example.test/build/v1", "externalParameters": {}},
-    "runDetails": {"builder": {"id": "https://example.test/builder"}},
-}
-
-
-def _sign(local_sigstore: Any, dist: Path, repo: str = "octo/repo", **kwargs: Any) -> None:
-    token = local_sigstore.token(
-        "--github", repo, "--workflow", "release.yml", "--ref", "refs/tags/v1"
-    )
-    services = attestkit.SigningServices.from_file(str(local_sigstore.trust_config_path))
-    attestkit.sign([dist], identity_token=token, services=services, **kwargs)
-
 
 @pytest.fixture(scope="module")
 def signed(local_sigstore: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
@@ -1177,18 +1001,18 @@ def signed(local_sigstore: Any, tmp_path_factory: pytest.TempPathFactory) -> dic
     for d in (good, other_identity, changed):
         d.mkdir()
     sdist = make_sdist(good, "octo-pkg", "1.0")
-    _sign(local_sigstore, sdist, slsa_provenance=SLSA_PREDICATE)
+    sign_with(local_sigstore, sdist, slsa_provenance=SLSA_PREDICATE)
     publish = json.loads((good / f"{sdist.name}.publish.attestation").read_text())
     slsa = json.loads((good / f"{sdist.name}.slsa.attestation").read_text())
     # A second publish attestation for the same file.
     second_dir = base / "second"
     second_dir.mkdir()
     shutil.copy(sdist, second_dir / sdist.name)
-    _sign(local_sigstore, second_dir / sdist.name)
+    sign_with(local_sigstore, second_dir / sdist.name)
     publish2 = json.loads((second_dir / f"{sdist.name}.publish.attestation").read_text())
     # The same file signed by another repository.
     shutil.copy(sdist, other_identity / sdist.name)
-    _sign(local_sigstore, other_identity / sdist.name, repo="octo/other")
+    sign_with(local_sigstore, other_identity / sdist.name, repo="octo/other")
     foreign = json.loads((other_identity / f"{sdist.name}.publish.attestation").read_text())
     # A different file with the same name.
     different = make_sdist(changed, "octo-pkg", "1.0", payload=b"print('changed')\n")
@@ -1210,26 +1034,6 @@ def _attested_server(
     return index_server(trust_roots=roots, **options)
 
 
-def _publisher_token(
-    server: Server, kind: str = "GitHub", config: dict[str, str] | None = None
-) -> str:
-    with server.index.session() as s:
-        project = admin.find_project(s, "octo-pkg") or admin.create_project(s, "octo-pkg")
-        tp = admin.add_publisher(
-            s,
-            kind,
-            config or {"repository": "octo/repo", "workflow": "release.yml"},
-            project=project,
-        )
-        token, _ = admin.create_token(
-            s,
-            publisher=tp,
-            expires=utcnow() + dt.timedelta(minutes=15),
-            claims={"ref": "refs/tags/v1", "sha": "0123abcd"},
-        )
-    return token
-
-
 def _attest(server: Server, token: str, path: Path, attestations: Any) -> requests.Response:
     text = attestations if isinstance(attestations, str) else json.dumps(attestations)
     return post(server, token, path, name="octo-pkg", attestations=text)
@@ -1243,7 +1047,7 @@ def test_twine_upload_with_attestations(
     index_server: Callable[..., Server], signed: dict[str, Any], tmp_path: Path
 ) -> None:
     server = _attested_server(index_server, signed)
-    token = _publisher_token(server)
+    token = publisher_token(server)
     dist = tmp_path / signed["sdist"].name
     shutil.copy(signed["sdist"], dist)
     publish = tmp_path / f"{dist.name}.publish.attestation"
@@ -1299,7 +1103,7 @@ def test_attestations_with_activestate_publisher(
     index_server: Callable[..., Server], signed: dict[str, Any]
 ) -> None:
     server = _attested_server(index_server, signed)
-    token = _publisher_token(
+    token = publisher_token(
         server, "ActiveState", {"organization": "org", "project": "proj", "actor_id": "42"}
     )
     _invalid(
@@ -1321,7 +1125,7 @@ def test_malformed_attestations(
     index_server: Callable[..., Server], signed: dict[str, Any], field: str, detail: str
 ) -> None:
     server = _attested_server(index_server, signed)
-    response = _attest(server, _publisher_token(server), signed["sdist"], field)
+    response = _attest(server, publisher_token(server), signed["sdist"], field)
     assert response.status_code == 400
     assert message(response).startswith(f"Invalid attestations supplied during upload: {detail}")
 
@@ -1329,7 +1133,7 @@ def test_malformed_attestations(
 def test_empty_attestations(index_server: Callable[..., Server], signed: dict[str, Any]) -> None:
     server = _attested_server(index_server, signed)
     _invalid(
-        _attest(server, _publisher_token(server), signed["sdist"], []),
+        _attest(server, publisher_token(server), signed["sdist"], []),
         "Malformed attestations: an empty attestation set is not permitted",
     )
 
@@ -1339,7 +1143,7 @@ def test_three_attestations(index_server: Callable[..., Server], signed: dict[st
     _invalid(
         _attest(
             server,
-            _publisher_token(server),
+            publisher_token(server),
             signed["sdist"],
             [signed["publish"], signed["slsa"], signed["publish2"]],
         ),
@@ -1352,7 +1156,7 @@ def test_attestation_from_another_identity(
 ) -> None:
     server = _attested_server(index_server, signed)
     response = _attest(
-        server, _publisher_token(server), signed["sdist"], [signed["slsa"], signed["foreign"]]
+        server, publisher_token(server), signed["sdist"], [signed["slsa"], signed["foreign"]]
     )
     assert response.status_code == 400
     text = message(response)
@@ -1373,7 +1177,7 @@ def test_attestation_for_another_file(
 ) -> None:
     server = _attested_server(index_server, signed)
     _invalid(
-        _attest(server, _publisher_token(server), signed["different"], [signed["publish"]]),
+        _attest(server, publisher_token(server), signed["different"], [signed["publish"]]),
         "Could not verify the uploaded artifact using the included attestation: Verification"
         " failed: subject does not match distribution digest",
     )
@@ -1386,7 +1190,7 @@ def test_repeated_predicate_type(
     _invalid(
         _attest(
             server,
-            _publisher_token(server),
+            publisher_token(server),
             signed["sdist"],
             [signed["publish"], signed["publish2"]],
         ),
@@ -1395,7 +1199,7 @@ def test_repeated_predicate_type(
 
 
 def test_attestations_without_trust_root(server: Server, signed: dict[str, Any]) -> None:
-    response = _attest(server, _publisher_token(server), signed["sdist"], [signed["publish"]])
+    response = _attest(server, publisher_token(server), signed["sdist"], [signed["publish"]])
     assert response.status_code == 400
     assert message(response).startswith(
         "Invalid attestations supplied during upload: Could not verify the uploaded artifact using"
@@ -1409,7 +1213,7 @@ def test_attested_upload_over_http(
     """Both predicate types at once, posted directly; the provenance is stored as sent."""
     server = _attested_server(index_server, signed)
     response = _attest(
-        server, _publisher_token(server), signed["sdist"], [signed["slsa"], signed["publish"]]
+        server, publisher_token(server), signed["sdist"], [signed["slsa"], signed["publish"]]
     )
     assert response.status_code == 200, response.text
     with server.index.session() as s:

@@ -50,6 +50,7 @@ from attestkit.sigstore.local.ca import CAError, CertificateAuthority
 from attestkit.sigstore.local.ca import der_utf8string as ca_der_utf8string
 from attestkit.sigstore.local.keys import KeyStore, key_id
 from attestkit.sigstore.verify.engine import _extension_policies
+from tests.fixtures.csr import body, make_csr
 
 URL = "http://127.0.0.1:8123"
 FULCIO = "1.3.6.1.4.1.57264.1."
@@ -74,20 +75,6 @@ def ca(keys: KeyStore, issuer: oidc.Issuer) -> CertificateAuthority:
 @pytest.fixture(scope="module")
 def client_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
-
-
-def make_csr(key: Any) -> bytes:
-    """A CSR as sigstore-python builds it (empty subject, BasicConstraints CA:FALSE)."""
-    builder = (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name([]))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-    )
-    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
-
-
-def body(csr_pem: bytes) -> dict[str, str]:
-    return {"certificateSigningRequest": base64.b64encode(csr_pem).decode()}
 
 
 def issue(

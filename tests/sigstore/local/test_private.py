@@ -188,8 +188,8 @@ def test_private_ca_follows_a_key_rotation(tmp_path: Path) -> None:
     from attestkit.sigstore.local.ca import CAError, CertificateAuthority
     from attestkit.sigstore.local.keys import KeyStore
     from attestkit.sigstore.local.oidc import gitlab_claims
+    from tests.fixtures.csr import body, make_csr
     from tests.fixtures.oidc_issuer import rotating_issuer
-    from tests.sigstore.local.test_ca import body, make_csr
 
     now = [1000.0]
     keys = KeyStore.open(tmp_path / "ca", organization=CA_NAME)
