@@ -8,6 +8,7 @@ the file store.  Attestations uploaded to it are verified against
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from attestkit.index.storage import FileStore
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from attestkit.index.provenance import ProvenanceService
     from attestkit.sigstore.trust import TrustRoot
 
 __all__ = ["Index", "IndexConfig", "OidcIssuer", "default_data_dir", "index_dir"]
@@ -67,6 +69,13 @@ class Index:
         upgrade(self.engine)
         self.sessions = make_sessionmaker(self.engine)
         self.store = FileStore(Path(config.data_dir) / "files")
+
+    @functools.cached_property
+    def provenance(self) -> ProvenanceService:
+        """Attestation verification with the index's trust roots, shared by every route."""
+        from attestkit.index.provenance import ProvenanceService
+
+        return ProvenanceService(self.config.trust_roots)
 
     @classmethod
     def open(cls, config: IndexConfig) -> Index:

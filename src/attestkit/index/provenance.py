@@ -1,9 +1,15 @@
-"""Provenance as a service: does a stored file's provenance verify, and what does it say?
+"""Provenance as a service: attestations verified at upload, and stored provenance judged later.
 
-One place decides whether an index file's PEP 740 provenance verifies with the
-index's trust roots; the read side (pages, badges) asks it, and keeps no
-verifiers of its own.  Verdicts are computed once per file (and provenance
-content) and kept in memory.
+One place verifies PEP 740 attestations with the index's trust roots
+(:class:`ProvenanceService`, one per open index: ``Index.provenance``):
+
+* at upload, :meth:`ProvenanceService.verify_upload` checks the ``attestations``
+  field by PyPI's rules (one or two attestations, distinct accepted predicate
+  types, each verifying for the file against the minting publisher) and builds
+  the provenance object the index stores;
+* on the read side, :class:`ProvenanceChecker` judges a stored file's
+  provenance for pages and badges; verdicts are computed once per file (and
+  provenance content) and kept in memory.
 """
 
 from __future__ import annotations
@@ -16,11 +22,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from attestkit.errors import AttestkitError, InputError
+
 if TYPE_CHECKING:
+    from attestkit.core.models import Attestation
+    from attestkit.core.providers import Publisher
     from attestkit.sigstore.trust import TrustRoot
     from attestkit.sigstore.verify.attestation import ProvenanceResult, Verifier
 
-__all__ = ["BundleSummary", "FileProvenance", "ProvenanceChecker", "Status", "StoredFile"]
+__all__ = [
+    "AttestationsRefusedError",
+    "BundleSummary",
+    "FileProvenance",
+    "ProvenanceChecker",
+    "ProvenanceService",
+    "Status",
+    "StoredFile",
+    "parse_attestations",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -141,3 +160,119 @@ class ProvenanceChecker:
             return FileProvenance("verified", detail, bundles, result)
         unique = list(dict.fromkeys(failures))
         return FileProvenance("failed", "; ".join(unique), bundles)
+
+
+# -- at upload ---------------------------------------------------------------------
+
+
+class AttestationsRefusedError(AttestkitError):
+    """The ``attestations`` of an upload are refused; the reason is PyPI's message."""
+
+
+def parse_attestations(text: str) -> list[Attestation]:
+    """§3 rows 3-5: a JSON array of one or two well-formed attestations."""
+    from attestkit.core.models import Attestation
+
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise AttestationsRefusedError(f"Malformed attestations: not valid JSON ({exc})") from None
+    if not isinstance(data, list):
+        raise AttestationsRefusedError(
+            "Malformed attestations: expected a JSON array of attestations, got"
+            f" {type(data).__name__ if data is not None else 'null'}"
+        )
+    attestations = []
+    for i, item in enumerate(data):
+        try:
+            attestations.append(Attestation.from_dict(item, what=f"attestations[{i}]"))
+        except InputError as exc:
+            raise AttestationsRefusedError(f"Malformed attestations: {exc.reason}") from None
+    if not attestations:
+        raise AttestationsRefusedError(
+            "Malformed attestations: an empty attestation set is not permitted"
+        )
+    if len(attestations) > 2:
+        raise AttestationsRefusedError("A maximum of 2 attestations per file are supported")
+    return attestations
+
+
+class ProvenanceService:
+    """The index's attestation verification: built once per open index, shared by its routes."""
+
+    def __init__(self, trust_roots: Sequence[TrustRoot]) -> None:
+        from attestkit.sigstore.verify.attestation import Verifier
+
+        self.trust_roots = tuple(trust_roots)
+        #: Upload verification applies PyPI's strict rules (``pypi_compatible``).
+        self.upload_verifiers = [Verifier(root, pypi_compatible=True) for root in self.trust_roots]
+        #: The read side's cached verdicts.
+        self.checker = ProvenanceChecker(self.trust_roots)
+
+    def verify_upload(
+        self, text: str, publisher: Publisher, filename: str, sha256: str
+    ) -> dict[str, Any]:
+        """Verify an upload's ``attestations`` field; the provenance object to store.
+
+        Raises :class:`AttestationsRefusedError` with PyPI's message.
+        """
+        from attestkit.core.constants import ACCEPTED_PREDICATE_TYPES
+        from attestkit.core.distribution import Distribution
+        from attestkit.errors import VerificationError
+
+        attestations = parse_attestations(text)
+        if not self.upload_verifiers:
+            raise AttestationsRefusedError(
+                "Could not verify the uploaded artifact using the included attestation:"
+                " this index has no Sigstore trust root configured, so it cannot verify"
+                " attestations (upload without them, or ask the index's administrator to"
+                " configure a trust root)"
+            )
+        try:
+            dist = Distribution(filename, sha256)
+        except InputError as exc:
+            raise AttestationsRefusedError(
+                "Could not verify the uploaded artifact using the included attestation:"
+                f" Verification failed: {exc.reason}"
+            ) from None
+        seen: set[str] = set()
+        count = len(attestations)
+        for i, attestation in enumerate(attestations):
+            errors: list[str] = []
+            predicate_type: str | None = None
+            for verifier in self.upload_verifiers:
+                try:
+                    predicate_type = verifier.verify(attestation, publisher, dist).predicate_type
+                    break
+                except (VerificationError, InputError) as exc:
+                    errors.append(exc.reason)
+                except Exception as exc:  # a bug or an unexpected input: a 400, not a 500
+                    _log.exception("unexpected error verifying attestation %d of %s", i, filename)
+                    raise AttestationsRefusedError(
+                        f"Unknown error while trying to verify included attestations: {exc}"
+                    ) from None
+            if predicate_type is None:
+                which = f" (attestation {i + 1} of {count})" if count > 1 else ""
+                raise AttestationsRefusedError(
+                    "Could not verify the uploaded artifact using the included attestation:"
+                    f" Verification failed: {errors[0]}{which}"
+                )
+            if predicate_type not in ACCEPTED_PREDICATE_TYPES:
+                raise AttestationsRefusedError(
+                    f"Attestation with unsupported predicate type: {predicate_type}"
+                )
+            if predicate_type in seen:
+                raise AttestationsRefusedError(
+                    "Multiple attestations for the same file with the same predicate type"
+                    f" ({predicate_type}) are not supported"
+                )
+            seen.add(predicate_type)
+        return {
+            "version": 1,
+            "attestation_bundles": [
+                {
+                    "publisher": publisher.to_dict(),
+                    "attestations": [a.to_dict() for a in attestations],
+                }
+            ],
+        }

@@ -975,14 +975,14 @@ def test_database_failure_discards_the_stored_file(
     """A failed transaction leaves no unreferenced file behind and answers 503, not 500."""
     from sqlalchemy.exc import OperationalError
 
-    from attestkit.index.upload import handler as upload
+    from attestkit.index.upload.store import Recorder
 
     token = setup_project(server)
 
     def fail(*args: Any, **kwargs: Any) -> None:
         raise OperationalError("INSERT", {}, Exception("the database went away"))
 
-    monkeypatch.setattr(upload.UploadHandler, "_record", fail)
+    monkeypatch.setattr(Recorder, "_transaction", fail)
     response = post(server, token, make_wheel(tmp_path))
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"

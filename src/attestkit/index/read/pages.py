@@ -31,7 +31,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from attestkit.core.constants import PUBLISH_PREDICATE_V1, SLSA_PREDICATE_V1
-from attestkit.index.provenance import FileProvenance, ProvenanceChecker
+from attestkit.index.provenance import FileProvenance
 from attestkit.index.read.web import (
     FileView,
     ProjectView,
@@ -285,7 +285,7 @@ def _provenance(verdict: FileProvenance | None) -> dict[str, Any]:
 
 def routes(index: Index) -> list[BaseRoute]:
     """The web page routes of ``index``."""
-    checker = ProvenanceChecker(index.config.trust_roots)
+    checker = index.provenance.checker
 
     def not_found(request: Request, what: str) -> Response:
         prefix = path_prefix(base_url(index, request))

@@ -77,7 +77,7 @@ class UploadForm:
     blake2_256_digest: str | None
 
 
-def _first(fields: Mapping[str, Sequence[str]], key: str) -> str:
+def first(fields: Mapping[str, Sequence[str]], key: str) -> str:
     values = fields.get(key) or []
     return values[0] if values else ""
 
@@ -85,7 +85,7 @@ def _first(fields: Mapping[str, Sequence[str]], key: str) -> str:
 def validate_form(fields: Mapping[str, Sequence[str]]) -> UploadForm:
     """Validate the upload form (step 2); raise :class:`UploadError` with PyPI's message."""
     errors: dict[str, str] = {}
-    name = _first(fields, "name")
+    name = first(fields, "name")
     if not name:
         errors["name"] = _REQUIRED
     elif not _PROJECT_NAME.match(name):
@@ -93,19 +93,19 @@ def validate_form(fields: Mapping[str, Sequence[str]]) -> UploadForm:
             "Start and end with a letter or numeral containing only ASCII numeric"
             " and '.', '_' and '-'."
         )
-    filetype = _first(fields, "filetype")
+    filetype = first(fields, "filetype")
     if not filetype:
         errors["filetype"] = _REQUIRED
     elif filetype not in _FILETYPES:
         errors["filetype"] = "Use a known file type."
-    sha256 = _first(fields, "sha256_digest") or None
+    sha256 = first(fields, "sha256_digest") or None
     if sha256 is not None and not _HEX64.match(sha256):
         errors["sha256_digest"] = "Use a valid, hex-encoded, SHA256 message digest."
-    blake2 = _first(fields, "blake2_256_digest") or None
+    blake2 = first(fields, "blake2_256_digest") or None
     if blake2 is not None and not _HEX64.match(blake2):
         errors["blake2_256_digest"] = "Use a valid, hex-encoded, BLAKE2 message digest."
-    md5 = _first(fields, "md5_digest") or None
-    pyversion = _first(fields, "pyversion")
+    md5 = first(fields, "md5_digest") or None
+    pyversion = first(fields, "pyversion")
 
     # The form-wide checks (wtforms' ``full_validate``): one error at most.
     if filetype and filetype != "sdist" and not pyversion:
