@@ -49,7 +49,7 @@ from attestkit.sigstore.local import oidc
 from attestkit.sigstore.local.ca import CAError, CertificateAuthority
 from attestkit.sigstore.local.ca import der_utf8string as ca_der_utf8string
 from attestkit.sigstore.local.keys import KeyStore, key_id
-from attestkit.sigstore.verify.engine import _extension_policies
+from attestkit.sigstore.verify.chain import _extension_policies
 from tests.fixtures.csr import body, make_csr
 
 URL = "http://127.0.0.1:8123"

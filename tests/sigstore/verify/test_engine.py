@@ -1469,7 +1469,7 @@ def test_forged_issuer_must_be_a_ca(key_usage: bool, bc_critical: bool) -> None:
     The chain builder (webpki rules) already refuses it, so the SCT step's own
     ``cert_is_ca`` test is unreachable end to end; it is tested directly.
     """
-    from attestkit.sigstore.verify.engine import _cert_is_ca
+    from attestkit.sigstore.verify.chain import _cert_is_ca
 
     weak = Forge(root_key_usage=key_usage, root_bc_critical=bc_critical)
     assert not _cert_is_ca(weak.root)
@@ -1487,7 +1487,7 @@ def test_forged_precertificate_signing_issuer() -> None:
 
 def test_validity_step_is_inclusive() -> None:
     """Step 6 on its own (end to end, the chain check at the same time always fails first)."""
-    from attestkit.sigstore.verify.engine import _check_validity
+    from attestkit.sigstore.verify.chain import _check_validity
 
     cert = x509.load_der_x509_certificate(real_case("pypi-publish").certificate)
     _check_validity(cert, cert.not_valid_before_utc)
