@@ -70,3 +70,19 @@ def test_test_modules_share_helpers_only_through_fixtures() -> None:
                 if not module.startswith(("tests.fixtures", "tests.conftest")):
                     offences.append(f"{path.relative_to(root)} imports {module}")
     assert offences == []
+
+
+#: The size beyond which a module must say why it is one module.
+MAX_LINES = 500
+
+
+def test_large_modules_state_why_they_are_one_module() -> None:
+    """No module over ~500 lines without a stated reason ("Why one module" in its docstring)."""
+    unexplained = []
+    for module, path in _modules():
+        text = path.read_text()
+        if text.count("\n") > MAX_LINES:
+            doc = ast.get_docstring(ast.parse(text)) or ""
+            if "Why one module" not in doc:
+                unexplained.append(f"{module}: {text.count(chr(10))} lines")
+    assert unexplained == []

@@ -28,6 +28,11 @@ across processes; an append first re-reads the size, so a second process
 writing the same file is noticed, not overwritten).  Reads use one connection
 per thread and run concurrently with appends.  :meth:`TransparencyLog.append_concurrent`
 batches the appends of many threads into shared transactions (group commit).
+
+Why one module over 500 lines: the append path (group commit, the frontier of
+complete subtrees, SETs) and the read path (proofs, checkpoints, their caches)
+share one object's state and locking invariants, which are easier to check
+when they are read together.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ Routes (paths are the ones sigstore-python and Rekor clients call):
 
 Errors are JSON ``{"code": n, "message": "..."}`` with a 4xx status; blocking
 work (signing, the log's durable appends) runs in the thread pool.
+
+Why one module over 500 lines: every route is a small closure over the one
+instance it serves, and the routes read best beside each other.
 """
 
 from __future__ import annotations
