@@ -1,11 +1,12 @@
-"""Install footprint: the client (``pip install attestkit``) vs the server (``attestkit[server]``).
+"""Install footprint: the client (``pip install attestkit``) vs everything (``[server,login]``).
 
 Run: ``.venv/bin/python -m bench.install_bench``.  Each variant is installed
 from this checkout into a fresh virtual environment with the same pip and
 package registry, one after the other; figures are the wall time of ``pip
 install``, the number of installed distributions (``pip list``, pip itself
-included) and the size of the environment on disk.  The server install is
-what every install was before the server stack became an extra.
+included) and the size of the environment on disk.  ``.[server,login]`` is
+what every install was before the server stack and sigstore-python became
+extras; ``.[login]`` is the client with the interactive login.
 """
 
 from __future__ import annotations
@@ -47,14 +48,15 @@ def main() -> None:
     argparse.ArgumentParser(description=__doc__).parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         client = measure(".", Path(tmp))
-        server = measure(".[server]", Path(tmp))
-    for row in (client, server):
+        login = measure(".[login]", Path(tmp))
+        server = measure(".[server,login]", Path(tmp))
+    for row in (client, login, server):
         print(
-            f"{row['install']:<12} {row['seconds']:>6} s  {row['packages']:>3} packages"
+            f"{row['install']:<16} {row['seconds']:>6} s  {row['packages']:>3} packages"
             f"  {row['size_mb']:>7} MB"
         )
     print(
-        f"client / server: {client['packages']}/{server['packages']} packages"
+        f"client / everything: {client['packages']}/{server['packages']} packages"
         f" ({int(client['packages']) / int(server['packages']):.2f}),"
         f" {float(client['size_mb']) / float(server['size_mb']):.2f} of the size,"
         f" {float(client['seconds']) / float(server['seconds']):.2f} of the time"
