@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.fixtures.cli_runner",
     "tests.fixtures.index_server",
     "tests.fixtures.local_sigstore",
+    "tests.fixtures.locks",
 ]
 
 DATA = Path(__file__).parent / "data"

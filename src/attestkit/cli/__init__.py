@@ -45,6 +45,7 @@ from attestkit.cli._options import (
 COMMANDS = (
     "inspect",
     "verify",
+    "pin",
     "convert",
     "sign",
     "upload",

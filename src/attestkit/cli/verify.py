@@ -58,6 +58,10 @@ class _Outcome:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``attestkit verify``."""
+    if args.verify_command == "lock":
+        from attestkit.cli.verify_lock import run_lock
+
+        return run_lock(args)
     dists = _select_dists(args.dists)
     policy = policy_from_args(args)
     assert policy is not None
@@ -180,7 +184,7 @@ def _line(outcome: _Outcome) -> str:
 
 
 def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
-    """Add ``attestkit verify attestation|provenance``."""
+    """Add ``attestkit verify attestation|provenance|lock``."""
     p = sub.add_parser("verify", help="verify attestations or provenance for distributions")
     add_verbose(p)
     vsub = p.add_subparsers(dest="verify_command", metavar="KIND", required=True)
@@ -219,3 +223,17 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     add_json(vp)
     add_identity(vp)
     add_trust(vp)
+
+    from attestkit.cli.verify_lock import add_lock_options
+
+    vl = vsub.add_parser(
+        "lock",
+        help="verify every file a lock file pins: provenance on its index, policy, pins",
+        description="Read a pylock.toml (PEP 751), uv.lock, requirements file with --hash or"
+        " pip installation report; for every pinned file, fetch its provenance from its index"
+        " (PEP 691/740), verify it against the pinned SHA-256, and apply the policy"
+        " (--policy), the lock's attestation-identities and the pins (trust on first use).",
+        epilog="Exit codes: 0 nothing failed, 1 a file failed verification or policy,"
+        " 2 usage or input error.",
+    )
+    add_lock_options(vl)

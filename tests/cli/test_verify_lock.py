@@ -1,0 +1,81 @@
+"""``attestkit verify lock`` and ``attestkit pin`` from the command line."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from tests.fixtures.locks import pylock
+
+
+def test_verify_lock_table_json_and_exit_codes(cli: Any, lock_index: str, tmp_path: Path) -> None:
+    lock = tmp_path / "pylock.toml"
+    lock.write_text(pylock(lock_index))
+    r = cli("verify", "lock", str(lock), "--no-cache")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0].startswith("OK    pypi_attestations-0.0.19.tar.gz")
+    assert lines[0].endswith("GitHub trailofbits/pypi-attestations workflow release.yml")
+    assert any(line.startswith("WARN  rfc8785-0.1.2-py3-none-any.whl") for line in lines)
+    assert "3 files: 2 verified, 1 without provenance (allowed), 0 failed" in r.err
+
+    r = cli("verify", "lock", str(lock), "--no-cache", "--json")
+    doc = json.loads(r.out)
+    assert doc["ok"] is True and doc["format"] == "pylock"
+    assert {f["project"]: f["verdict"] for f in doc["files"]} == {
+        "pypi-attestations": "ok",
+        "gitlab-oidc-project": "ok",
+        "rfc8785": "warn",
+    }
+
+    policy = tmp_path / "attestkit.toml"
+    policy.write_text("[policy]\ndefault = 'require'\n")
+    r = cli("verify", "lock", str(lock), "--no-cache", "--policy", str(policy))
+    assert r.code == 1
+    assert re.search(
+        r"^FAIL +rfc8785-0\.1\.2-py3-none-any\.whl +no provenance, and the policy requires it$",
+        r.out,
+        re.M,
+    )
+
+
+def test_input_errors_exit_2_with_one_line(cli: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "pylock.toml"
+    bad.write_text("lock-version = '2.0'\ncreated-by = 'x'\n")
+    r = cli("verify", "lock", str(bad))
+    assert r.code == 2
+    assert r.err.strip().splitlines() == [
+        f"attestkit verify: error: {bad}: lock-version 2.0 is not supported (only 1.x)"
+    ]
+    policy = tmp_path / "attestkit.toml"
+    policy.write_text("[policy]\ndefault = 'sometimes'\n")
+    good = tmp_path / "requirements.txt"
+    good.write_text("")
+    r = cli("verify", "lock", str(good), "--policy", str(policy))
+    assert r.code == 2
+    assert "policy.default 'sometimes' is not one of require, tofu, warn, off" in r.err
+
+
+def test_pin_then_a_changed_publisher_fails_until_accepted(
+    cli: Any, lock_index: str, tmp_path: Path
+) -> None:
+    lock = tmp_path / "pylock.toml"
+    lock.write_text(pylock(lock_index))
+    r = cli("pin", str(lock), "--no-cache")
+    assert r.code == 0, r.err
+    pins = tmp_path / "attestkit.pins.toml"
+    text = pins.read_text()
+    assert "[projects.pypi-attestations]" in text and "[projects.gitlab-oidc-project]" in text
+    assert "rfc8785" not in text  # nothing verified, nothing pinned
+    assert cli("verify", "lock", str(lock), "--no-cache").code == 0
+
+    pins.write_text(text.replace("trailofbits/pypi-attestations", "mallory/pypi-attestations"))
+    r = cli("verify", "lock", str(lock), "--no-cache")
+    assert r.code == 1
+    assert "publisher changed: pinned to GitHub mallory/pypi-attestations" in r.out
+    r = cli("pin", str(lock), "--no-cache", "--update", "PyPI_Attestations")
+    assert r.code == 0, r.err
+    assert "pinned pypi-attestations: GitHub trailofbits/pypi-attestations" in r.out
+    assert cli("verify", "lock", str(lock), "--no-cache").code == 0
