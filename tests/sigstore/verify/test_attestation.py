@@ -11,6 +11,7 @@ import copy
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -325,3 +326,37 @@ def test_provenance_with_nothing_to_verify_fails() -> None:
     obj["attestation_bundles"][0]["publisher"] = {"kind": "Bitbucket"}
     with pytest.raises(VerificationError, match="unsupported publisher kind 'Bitbucket'"):
         v.verify_provenance(Provenance.from_dict(obj), dist(SDIST))
+
+
+def test_find_attestations_lists_each_directory_once(tmp_path: Path, monkeypatch: Any) -> None:
+    """Finding attestations for many files lists the directory once, and sees new files."""
+    import os
+
+    from attestkit.sigstore.verify import attestation as module
+
+    names = [f"pkg{i}-1.0.tar.gz" for i in range(50)]
+    for name in names:
+        (tmp_path / name).write_text("x")
+        (tmp_path / f"{name}.publish.attestation").write_text("{}")
+    (tmp_path / f"{names[0]}.slsa.attestation").write_text("{}")
+    (tmp_path / f"{names[0]}.a.b.attestation").write_text("{}")  # not a <kind>
+    (tmp_path / f"{names[1]}.attestation").write_text("{}")  # legacy, shadowed by publish
+    scans = []
+    real = os.scandir
+
+    def counting(path: Any) -> Any:
+        scans.append(path)
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", counting)
+    found = {name: module.find_attestations(tmp_path / name) for name in names}
+    assert len(scans) == 1
+    assert [p.name for p in found[names[0]]] == [
+        f"{names[0]}.publish.attestation",
+        f"{names[0]}.slsa.attestation",
+    ]
+    assert [p.name for p in found[names[1]]] == [f"{names[1]}.publish.attestation"]
+    (tmp_path / f"{names[2]}.extra.attestation").write_text("{}")
+    os.utime(tmp_path, ns=(0, tmp_path.stat().st_mtime_ns + 1_000_000))
+    assert len(module.find_attestations(tmp_path / names[2])) == 2
+    assert len(scans) == 2

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -407,14 +408,25 @@ def find_attestations(dist_path: Path) -> list[Path]:
 
     Like twine, any kind is found (not only ``publish`` and ``slsa``, D17).
     A legacy ``<dist>.attestation`` is found too when no other file exists.
+    Each directory is listed once (until it changes) and searched by prefix, so
+    finding the attestations of n files costs O(n log n), not n directory scans.
     """
+    import bisect
+
     directory = dist_path.parent
     name = dist_path.name
-    found = sorted(
-        p
-        for p in directory.glob(f"{_glob_escape(name)}.*.attestation")
-        if p.is_file() and "." not in p.name[len(name) + 1 : -len(".attestation")]
-    )
+    names = _listing(directory)
+    prefix = name + "."
+    found: list[Path] = []
+    start = bisect.bisect_left(names, prefix)
+    for entry in names[start:]:
+        if not entry.startswith(prefix):
+            break
+        kind = entry[len(prefix) : -len(".attestation")]
+        if entry.endswith(".attestation") and kind and "." not in kind:
+            candidate = directory / entry
+            if candidate.is_file():
+                found.append(candidate)
     if not found:
         legacy = directory / f"{name}.attestation"
         if legacy.is_file():
@@ -422,5 +434,23 @@ def find_attestations(dist_path: Path) -> list[Path]:
     return found
 
 
-def _glob_escape(text: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+_LISTINGS: dict[Path, tuple[int, list[str]]] = {}
+
+
+def _listing(directory: Path) -> list[str]:
+    """The sorted names in ``directory``, listed again only when its mtime changes."""
+    try:
+        mtime = directory.stat().st_mtime_ns
+    except OSError:
+        return []
+    cached = _LISTINGS.get(directory)
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    try:
+        names = sorted(entry.name for entry in os.scandir(directory))
+    except OSError:
+        return []
+    if len(_LISTINGS) > 256:
+        _LISTINGS.clear()
+    _LISTINGS[directory] = (mtime, names)
+    return names
