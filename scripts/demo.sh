@@ -75,6 +75,15 @@ $AK verify provenance --trust-config "$work/trust.json" \
 echo "provenance page: $url/project/rfc8785/"
 
 echo
+echo "== before installing: check a whole lock file (hash-pinned requirements) and pin its publishers"
+sha=$(.venv/bin/python -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' \
+  "$work/check/rfc8785-0.1.2-py3-none-any.whl")
+printf 'rfc8785==0.1.2 --hash=sha256:%s\n' "$sha" > "$work/requirements.txt"
+$AK pin "$work/requirements.txt" --index-url "$url/simple/" --trust-config "$url/trust-config.json" --no-cache
+$AK verify lock "$work/requirements.txt" --index-url "$url/simple/" \
+  --trust-config "$url/trust-config.json" --no-cache
+
+echo
 echo "== verify real attestations published on PyPI (production Sigstore, offline)"
 $AK verify attestation --repository https://github.com/trailofbits/pypi-attestations \
   --workflow release.yml "$D/pypi_attestations-0.0.19.tar.gz"

@@ -48,3 +48,12 @@ def test_a_broken_signature_fails_in_every_mode_but_off() -> None:
         policy = Policy.from_dict({"default": mode})
         assert judge(evidence, policy).level == "fail"
     assert judge(evidence, Policy.from_dict({"default": "off"})).level == "skip"
+
+
+def test_a_simulated_identity_is_named_as_such() -> None:
+    evidence = Evidence("x", "1", "x-1.tar.gz", "verified", (PUBLISHER,), simulated=True)
+    verdict = judge(evidence, Policy())
+    assert verdict.level == "ok"
+    assert verdict.message == (
+        "GitHub o/r workflow release.yml [SIMULATED identity: development instance]"
+    )

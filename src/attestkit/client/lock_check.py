@@ -282,6 +282,9 @@ def _evidence(
             as_dict = publisher.to_dict()
             if as_dict not in publishers:
                 publishers.append(as_dict)
-        return Evidence(file.project, file.version, name, "verified", tuple(publishers))
+        simulated = any(r.claims.simulated for _, r in result.results)
+        return Evidence(
+            file.project, file.version, name, "verified", tuple(publishers), simulated=simulated
+        )
     detail = "; ".join(dict.fromkeys(failures)) or "no trust root configured"
     return Evidence(file.project, file.version, name, "failed", (), detail)

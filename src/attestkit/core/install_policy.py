@@ -271,6 +271,8 @@ class Evidence:
     #: The publishers of the bundles that verified (PEP 740 publisher objects).
     publishers: tuple[dict[str, Any], ...] = ()
     detail: str = ""
+    #: A verified certificate came from a development instance: its identity is simulated.
+    simulated: bool = False
 
 
 @dataclass(frozen=True)
@@ -319,6 +321,8 @@ def judge(
             )
         return Judgement("warn", "no provenance", f"mode {mode}")
     seen = " and ".join(describe_identity(p) for p in evidence.publishers) or "nobody"
+    if evidence.simulated:
+        seen += " [SIMULATED identity: development instance]"
     if expected:
         if any(identity_matches(e, p) for e in expected for p in evidence.publishers):
             return Judgement("ok", seen, source)
