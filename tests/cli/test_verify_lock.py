@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import DATA
 from tests.fixtures.locks import pylock
 
 
@@ -79,3 +80,42 @@ def test_pin_then_a_changed_publisher_fails_until_accepted(
     assert r.code == 0, r.err
     assert "pinned pypi-attestations: GitHub trailofbits/pypi-attestations" in r.out
     assert cli("verify", "lock", str(lock), "--no-cache").code == 0
+
+
+def test_verify_index_like_verify_pypi(cli: Any, lock_index: str, tmp_path: Path) -> None:
+    repo = "https://github.com/trailofbits/pypi-attestations"
+    spec = "pypi:pypi_attestations-0.0.19.tar.gz"
+    out = tmp_path / "wheelhouse"
+    r = cli(
+        "verify", "index", spec, "--index-url", lock_index, "--repository", repo,
+        "--workflow", "release.yml", "--no-cache", "--output", str(out),
+    )  # fmt: skip
+    assert r.code == 0, r.out + r.err
+    assert r.out.startswith("OK    pypi_attestations-0.0.19.tar.gz")
+    kept = out / "pypi_attestations-0.0.19.tar.gz"
+    assert kept.read_bytes() == (DATA / "pypi_attestations-0.0.19.tar.gz").read_bytes()
+    assert [p.name for p in out.iterdir()] == [kept.name]  # no partial file left
+
+    r = cli("verify", "index", spec, "--index-url", lock_index, "--no-cache",
+            "--repository", "https://github.com/someone/else")  # fmt: skip
+    assert r.code == 1
+    assert "but the policy expects GitHub someone/else" in r.out
+
+    # A release without provenance fails: asking about a file means wanting its provenance.
+    r = cli("verify", "index", "rfc8785==0.1.2", "--index-url", lock_index, "--no-cache")
+    assert r.code == 1
+    assert "no provenance, and the policy requires it" in r.out
+
+    # A local copy is checked against the index it came from.
+    local = DATA / "gitlab_oidc_project-0.0.3.tar.gz"
+    r = cli("verify", "index", str(local), "--index-url", lock_index, "--no-cache")
+    assert r.code == 0, r.out + r.err
+    tampered = tmp_path / local.name
+    tampered.write_bytes(local.read_bytes() + b"x")
+    r = cli("verify", "index", str(tampered), "--index-url", lock_index, "--no-cache")
+    assert r.code == 2
+    assert "does not match the hash the index publishes" in r.err
+
+    r = cli("verify", "index", "pypi:not-a-dist.txt", "--index-url", lock_index)
+    assert r.code == 2
+    assert "a SPEC names a wheel (*.whl) or a source distribution" in r.err

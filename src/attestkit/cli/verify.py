@@ -62,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
         from attestkit.cli.verify_lock import run_lock
 
         return run_lock(args)
+    if args.verify_command == "index":
+        from attestkit.cli.verify_lock import run_index
+
+        return run_index(args)
     dists = _select_dists(args.dists)
     policy = policy_from_args(args)
     assert policy is not None
@@ -184,7 +188,7 @@ def _line(outcome: _Outcome) -> str:
 
 
 def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
-    """Add ``attestkit verify attestation|provenance|lock``."""
+    """Add ``attestkit verify attestation|provenance|lock|index``."""
     p = sub.add_parser("verify", help="verify attestations or provenance for distributions")
     add_verbose(p)
     vsub = p.add_subparsers(dest="verify_command", metavar="KIND", required=True)
@@ -224,7 +228,7 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     add_identity(vp)
     add_trust(vp)
 
-    from attestkit.cli.verify_lock import add_lock_options
+    from attestkit.cli.verify_lock import add_index_options, add_lock_options
 
     vl = vsub.add_parser(
         "lock",
@@ -237,3 +241,14 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         " 2 usage or input error.",
     )
     add_lock_options(vl)
+
+    vi = vsub.add_parser(
+        "index",
+        help="verify files on an index (or local copies) by their provenance",
+        description="Like pypi-attestations' `verify pypi`, on any PEP 691 index: find each"
+        " file (pypi:FILENAME, a file URL, NAME==VERSION, or a local file), check its bytes"
+        " against the index's hashes, fetch its provenance and verify every attestation;"
+        " files without provenance fail unless a --policy allows them.",
+        epilog="Exit codes: 0 verified, 1 a file failed, 2 usage or input error.",
+    )
+    add_index_options(vi)

@@ -29,7 +29,15 @@ if TYPE_CHECKING:
     from attestkit.client.lock_check import LockReport
     from attestkit.sigstore.trust import TrustRoot
 
-__all__ = ["DEFAULT_PINS", "add_lock_options", "register_pin", "run_lock", "run_pin"]
+__all__ = [
+    "DEFAULT_PINS",
+    "add_index_options",
+    "add_lock_options",
+    "register_pin",
+    "run_index",
+    "run_lock",
+    "run_pin",
+]
 
 #: The pins file used when ``--pins`` is not given (beside the lock, if it exists there).
 DEFAULT_PINS = "attestkit.pins.toml"
@@ -53,10 +61,44 @@ def add_lock_options(p: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="the PEP 691 index to read (default: the lock's, else https://pypi.org/simple/)",
     )
-    p.add_argument("--policy", metavar="FILE", help="attestkit.toml with a [policy] table")
     p.add_argument(
         "--pins", metavar="FILE", help=f"the pins file (default: {DEFAULT_PINS} beside the lock)"
     )
+    _add_common(p)
+
+
+def add_index_options(p: argparse.ArgumentParser) -> None:
+    """The options of ``verify index``."""
+    add_verbose(p)
+    p.add_argument(
+        "specs",
+        nargs="+",
+        metavar="SPEC",
+        help="pypi:FILENAME, a file URL, NAME==VERSION (every file of the release), or a local"
+        " file checked against the index",
+    )
+    p.add_argument(
+        "--index-url",
+        metavar="URL",
+        default="https://pypi.org/simple/",
+        help="the PEP 691 index (default https://pypi.org/simple/)",
+    )
+    p.add_argument(
+        "--repository",
+        metavar="URL",
+        help="the expected publisher: https://github.com/OWNER/REPO or https://gitlab.com/PATH",
+    )
+    p.add_argument("--workflow", metavar="FILE", help="with --repository: the workflow file")
+    p.add_argument("--gcp-service-account", metavar="EMAIL", help="the expected Google publisher")
+    p.add_argument("--pins", metavar="FILE", help="a pins file to check against")
+    p.add_argument(
+        "--output", metavar="DIR", help="keep the verified files here (pip --find-links DIR)"
+    )
+    _add_common(p)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy", metavar="FILE", help="attestkit.toml with a [policy] table")
     trust = p.add_mutually_exclusive_group()
     trust.add_argument("--staging", action="store_true", help="Sigstore's staging instance")
     trust.add_argument(
@@ -232,3 +274,79 @@ def run_pin(args: argparse.Namespace) -> int:
         print(f"pinned {line}")
     print(f"{len(changed)} projects pinned in {pins_obj.path}", file=sys.stderr)
     return EXIT_OK
+
+
+def _expected(args: argparse.Namespace) -> list[dict[str, object]]:
+    from urllib.parse import urlsplit
+
+    expected: list[dict[str, object]] = []
+    if args.repository:
+        parts = urlsplit(args.repository)
+        path = parts.path.strip("/")
+        kinds = {
+            "github.com": ("GitHub", "workflow"),
+            "gitlab.com": ("GitLab", "workflow_filepath"),
+        }
+        if parts.scheme != "https" or parts.hostname not in kinds or "/" not in path:
+            fail_usage(
+                "--repository must be https://github.com/OWNER/REPO or https://gitlab.com/PATH"
+                " (other forges: a [policy] file)"
+            )
+        kind, workflow_key = kinds[str(parts.hostname)]
+        identity: dict[str, object] = {"kind": kind, "repository": path}
+        if args.workflow:
+            identity[workflow_key] = args.workflow
+        expected.append(identity)
+    elif args.workflow:
+        fail_usage("--workflow needs --repository")
+    if args.gcp_service_account:
+        expected.append({"kind": "Google", "email": args.gcp_service_account})
+    return expected
+
+
+def run_index(args: argparse.Namespace) -> int:
+    """``attestkit verify index SPEC...``: files on an index, verified like a lock."""
+    import requests
+
+    from attestkit.client.index_check import parse_spec, resolve_specs
+    from attestkit.client.lock_check import default_cache_dir, verify_lock
+    from attestkit.core.install_policy import Pins, Policy, ProjectRule
+
+    specs = [parse_spec(text) for text in args.specs]
+    if args.workers < 1:
+        fail_usage("--workers must be at least 1")
+    # Asking about a file means wanting its provenance: missing provenance fails by default.
+    policy = Policy.load(args.policy) if args.policy else Policy(default="require")
+    expected = _expected(args)
+    if expected:
+        rules = dict(policy.projects)
+        for spec in specs:
+            current = rules.get(spec.project, ProjectRule())
+            rules[spec.project] = ProjectRule(
+                current.mode, (*current.publishers, *expected), current.reason
+            )
+        policy = Policy(policy.default, rules, policy.source)
+    session = requests.Session()
+    session.headers["User-Agent"] = "attestkit"
+    output = Path(args.output) if args.output else None
+    lock = resolve_specs(
+        specs, args.index_url, session=session, output=output, timeout=args.timeout
+    )
+    cache = None
+    if not args.no_cache:
+        cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    report = verify_lock(
+        lock,
+        trust_roots=_trust_roots(args),
+        policy=policy,
+        pins=Pins.load(args.pins) if args.pins else None,
+        cache_dir=cache,
+        workers=args.workers,
+        timeout=args.timeout,
+        session=session,
+    )
+    if args.json:
+        print_json(report.to_json())
+    else:
+        _print_table(report)
+    return EXIT_FAILED if report.failed else EXIT_OK
