@@ -119,3 +119,22 @@ def test_verify_index_like_verify_pypi(cli: Any, lock_index: str, tmp_path: Path
     r = cli("verify", "index", "pypi:not-a-dist.txt", "--index-url", lock_index)
     assert r.code == 2
     assert "a SPEC names a wheel (*.whl) or a source distribution" in r.err
+
+
+def test_install_installs_only_what_verified(cli: Any, lock_index: str, tmp_path: Path) -> None:
+    """pip resolves against the index, attestkit verifies, pip installs by hash (or nothing)."""
+    target = tmp_path / "site"
+    policy = tmp_path / "attestkit.toml"
+    policy.write_text("[policy.projects.rfc8785]\nmode = 'require'\n")
+    pip = ["--index-url", lock_index, "--target", str(target), "--no-deps", "rfc8785==0.1.2"]
+    r = cli("install", "--no-cache", "--policy", str(policy), "--", *pip)
+    assert r.code == 1
+    assert "nothing installed: a file failed verification" in r.err
+    assert not target.exists()
+
+    r = cli(
+        "install", "--no-cache", "--", *pip
+    )  # the default policy allows a file without provenance
+    assert r.code == 0, r.out + r.err
+    assert r.out.startswith("WARN  rfc8785-0.1.2-py3-none-any.whl")
+    assert (target / "rfc8785").is_dir()

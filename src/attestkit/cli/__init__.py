@@ -46,6 +46,7 @@ COMMANDS = (
     "inspect",
     "verify",
     "pin",
+    "install",
     "convert",
     "sign",
     "upload",

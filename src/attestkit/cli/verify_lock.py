@@ -33,10 +33,12 @@ __all__ = [
     "DEFAULT_PINS",
     "add_index_options",
     "add_lock_options",
+    "print_table",
     "register_pin",
     "run_index",
     "run_lock",
     "run_pin",
+    "trust_roots_from_args",
 ]
 
 #: The pins file used when ``--pins`` is not given (beside the lock, if it exists there).
@@ -136,7 +138,7 @@ def register_pin(sub: Subparsers[argparse.ArgumentParser]) -> None:
     )
 
 
-def _trust_roots(args: argparse.Namespace) -> list[TrustRoot]:
+def trust_roots_from_args(args: argparse.Namespace) -> list[TrustRoot]:
     from attestkit.sigstore.trust import TrustRoot
 
     if args.trust_config:
@@ -182,7 +184,7 @@ def _check(args: argparse.Namespace, pins_for_judging: bool = True) -> tuple[Loc
     progress = _Progress(len(lock.files)) if not args.json and sys.stderr.isatty() else None
     report = verify_lock(
         lock,
-        trust_roots=_trust_roots(args),
+        trust_roots=trust_roots_from_args(args),
         policy=policy,
         pins=pins if pins_for_judging else None,
         index_url=args.index_url,
@@ -211,7 +213,7 @@ class _Progress:
         print("\r" + " " * 30 + "\r", end="", file=sys.stderr, flush=True)
 
 
-def _print_table(report: LockReport) -> None:
+def print_table(report: LockReport) -> None:
     rows = [
         (_MARK[r.judgement.level], r.evidence.filename, r.judgement.message) for r in report.results
     ]
@@ -238,7 +240,7 @@ def run_lock(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_json())
     else:
-        _print_table(report)
+        print_table(report)
     return EXIT_FAILED if report.failed else EXIT_OK
 
 
@@ -337,7 +339,7 @@ def run_index(args: argparse.Namespace) -> int:
         cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     report = verify_lock(
         lock,
-        trust_roots=_trust_roots(args),
+        trust_roots=trust_roots_from_args(args),
         policy=policy,
         pins=Pins.load(args.pins) if args.pins else None,
         cache_dir=cache,
@@ -348,5 +350,5 @@ def run_index(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_json())
     else:
-        _print_table(report)
+        print_table(report)
     return EXIT_FAILED if report.failed else EXIT_OK
