@@ -78,6 +78,7 @@ class UploadForm:
 
 
 def first(fields: Mapping[str, Sequence[str]], key: str) -> str:
+    """The first value of a form field, or ''."""
     values = fields.get(key) or []
     return values[0] if values else ""
 

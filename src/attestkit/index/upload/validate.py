@@ -28,7 +28,7 @@ from attestkit.index.reasons import UploadError
 from attestkit.index.upload.auth import (
     as_utc,
 )
-from attestkit.index.upload.metadata import UploadForm
+from attestkit.index.upload.metadata import UploadForm, first
 
 __all__ = [
     "DIST_FILE",
@@ -109,11 +109,6 @@ def sanitize(form: FormData) -> tuple[dict[str, list[str]], dict[str, list[Uploa
                 raise UploadError(400, f"{key}: Should not be a tuple.")
             files.setdefault(key, []).append(value)
     return fields, files
-
-
-def first(fields: Mapping[str, Sequence[str]], key: str) -> str:
-    values = fields.get(key) or []
-    return values[0] if values else ""
 
 
 def first_or_none(fields: Mapping[str, Sequence[str]], key: str) -> str | None:
