@@ -360,3 +360,22 @@ def test_find_attestations_lists_each_directory_once(tmp_path: Path, monkeypatch
     os.utime(tmp_path, ns=(0, tmp_path.stat().st_mtime_ns + 1_000_000))
     assert len(module.find_attestations(tmp_path / names[2])) == 2
     assert len(scans) == 2
+
+
+def test_a_verification_parses_the_signing_certificate_once(monkeypatch: Any) -> None:
+    """The verifier hands the certificate it parsed to the engine (it used to parse it twice)."""
+    from cryptography import x509
+
+    verifier = Verifier(TrustRoot.production())
+    attestation = att(f"{SDIST}.publish.attestation")
+    parsed: list[bytes] = []
+    real = x509.load_der_x509_certificate
+
+    def counting(data: bytes, *args: Any) -> Any:
+        if data == attestation.verification_material.certificate:
+            parsed.append(data)
+        return real(data, *args)
+
+    monkeypatch.setattr(x509, "load_der_x509_certificate", counting)
+    verifier.verify(attestation, GitHubIdentity(GITHUB_REPO, "release.yml"), dist(SDIST))
+    assert len(parsed) == 1

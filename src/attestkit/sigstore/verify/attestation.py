@@ -198,6 +198,7 @@ class Verifier:
                     INTOTO_PAYLOAD_TYPE,
                     attestation.envelope.signature,
                     check_identity,
+                    certificate=cert,
                 )
             except VerificationError as exc:
                 raise _diagnose(exc, entry, attestation) from None

@@ -98,13 +98,17 @@ def verify_dsse_with_sigstore(
     payload_type: str,
     signature: bytes,
     check_identity: Callable[[x509.Certificate], None],
+    *,
+    certificate: x509.Certificate | None = None,
 ) -> VerifiedSignature:
     """Verify like :func:`attestkit.sigstore.verify.engine.verify_dsse`, using sigstore-python.
 
     Whatever ``check_identity`` raises propagates unchanged; every other
     failure, of any exception type, becomes a one-line
-    :class:`~attestkit.errors.VerificationError`.
+    :class:`~attestkit.errors.VerificationError`.  ``certificate`` is accepted for
+    the engines' common signature; sigstore-python parses the DER itself.
     """
+    del certificate
     from attestkit.errors import require_sigstore
 
     require_sigstore("--backend sigstore")

@@ -108,8 +108,13 @@ def verify_dsse(
     payload_type: str,
     signature: bytes,
     check_identity: Callable[[x509.Certificate], None],
+    *,
+    certificate: x509.Certificate | None = None,
 ) -> VerifiedSignature:
     """Verify a DSSE signature, its Fulcio certificate and its Rekor v1 log entry.
+
+    ``certificate`` is ``certificate_der`` already parsed (a caller that parsed it
+    passes it, so a certificate is parsed once per verification).
 
     Mirrors sigstore-python 4.5.1 ``Verifier.verify_dsse`` (see the module
     docstring for the steps).  ``check_identity`` is called with the
@@ -124,7 +129,7 @@ def verify_dsse(
     if not trust_root.tlog_count:
         raise VerificationError("trusted root contains no transparency log instances")
     try:
-        cert = load_certificate(certificate_der, what="signing certificate")
+        cert = certificate or load_certificate(certificate_der, what="signing certificate")
     except InputError as exc:
         raise VerificationError(exc.reason) from None
     if entry.kind_version not in ("0.0.1", "0.0.2"):
