@@ -109,3 +109,22 @@ def test_a_project_missing_from_the_index_is_an_error(lock_index: str) -> None:
     text = pylock(lock_index).replace("name = 'rfc8785'", "name = 'not-there'", 1)
     level, message = check(text)["not-there"]
     assert level == "fail" and message == "project not-there is not on the index"
+
+
+def test_a_policy_binds_a_project_to_one_index(lock_index: str, index_factory: Any) -> None:
+    """A project the policy binds to an index is read only there (no dependency confusion)."""
+    other = index_factory()
+    add_file(other, "pypi-attestations", DATA / "rfc8785-0.1.2-py3-none-any.whl")
+    served = serve(other)
+    try:
+        elsewhere = f"{served.url}/simple/"
+        bound = Policy.from_dict({"projects": {"pypi-attestations": {"index": elsewhere}}})
+        level, message = check(pylock(lock_index), policy=bound)["pypi-attestations"]
+        assert level == "fail"
+        assert message == "pypi_attestations-0.0.19.tar.gz is not on the index"
+        # ... and the binding wins over --index-url too.
+        home = Policy.from_dict({"projects": {"pypi-attestations": {"index": lock_index}}})
+        verdicts = check(pylock(lock_index), policy=home, index_url=elsewhere)
+        assert verdicts["pypi-attestations"][0] == "ok"
+    finally:
+        served.stop()

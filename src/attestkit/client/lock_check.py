@@ -124,7 +124,11 @@ class _Cache:
             pass  # a cache that cannot be written only costs speed
 
 
-def _index_for(file: LockedFile, lock: Lock, override: str | None) -> str:
+def _index_for(file: LockedFile, lock: Lock, override: str | None, policy: Policy) -> str:
+    """The policy's index for the project (always), else ``--index-url``, else the lock's."""
+    pinned = policy.rule(file.project).index
+    if pinned:
+        return pinned
     if override:
         return override
     return file.index or (lock.indexes[0] if lock.indexes else PYPI_SIMPLE)
@@ -198,7 +202,7 @@ def verify_lock(
     report = LockReport(lock)
 
     pages: dict[tuple[str, str], ProjectPage | AttestkitError | None] = {}
-    wanted = sorted({(_index_for(f, lock, index_url), f.project) for f in lock.files})
+    wanted = sorted({(_index_for(f, lock, index_url, policy), f.project) for f in lock.files})
 
     def fetch_page(key: tuple[str, str]) -> None:
         try:
@@ -210,7 +214,7 @@ def verify_lock(
         list(pool.map(fetch_page, wanted))
 
         def one(file: LockedFile) -> FileResult:
-            index = _index_for(file, lock, index_url)
+            index = _index_for(file, lock, index_url, policy)
             evidence = _evidence(
                 file, pages[(index, file.project)], client, session, verifiers, cache, timeout
             )

@@ -91,6 +91,8 @@ class ProjectRule:
     mode: Mode | None = None
     publishers: tuple[dict[str, Any], ...] = ()
     reason: str | None = None
+    #: The only index the project's files are read from (its Simple API root).
+    index: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,10 +141,10 @@ class Policy:
             where = f"policy.projects.{name}"
             if not isinstance(rule, dict):
                 raise InputError(f"{where} must be a table")
-            extra = sorted(set(rule) - {"mode", "publishers", "reason"})
+            extra = sorted(set(rule) - {"mode", "publishers", "reason", "index"})
             if extra:
                 raise InputError(
-                    f"{where} has no key {extra[0]!r} (keys: mode, publishers, reason)"
+                    f"{where} has no key {extra[0]!r} (keys: mode, publishers, reason, index)"
                 )
             mode = rule.get("mode")
             if mode is not None and mode not in MODES:
@@ -155,7 +157,12 @@ class Policy:
             reason = rule.get("reason")
             if reason is not None and not isinstance(reason, str):
                 raise InputError(f"{where}.reason must be a string")
-            projects[canonicalize_name(str(name))] = ProjectRule(mode, publishers, reason)
+            index = rule.get("index")
+            if index is not None and (
+                not isinstance(index, str) or not index.startswith(("https://", "http://"))
+            ):
+                raise InputError(f"{where}.index must be an http(s) URL of a Simple API root")
+            projects[canonicalize_name(str(name))] = ProjectRule(mode, publishers, reason, index)
         return cls(default, projects, source)
 
     def rule(self, project: str) -> ProjectRule:
