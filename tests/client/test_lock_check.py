@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from attestkit.client.lock_check import verify_lock
 from attestkit.core.install_policy import Pins, Policy
 from attestkit.core.locks.pylock import parse_pylock
@@ -128,3 +130,15 @@ def test_a_policy_binds_a_project_to_one_index(lock_index: str, index_factory: A
         assert verdicts["pypi-attestations"][0] == "ok"
     finally:
         served.stop()
+
+
+def test_verification_across_worker_processes_gives_the_same_verdicts(
+    lock_index: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large lock is verified by one process per core; the verdicts do not change."""
+    from attestkit.client import lock_check
+
+    in_process = check(pylock(lock_index), processes=1)
+    monkeypatch.setattr(lock_check, "PROCESS_THRESHOLD", 1)
+    assert check(pylock(lock_index), processes=2) == in_process
+    assert in_process["pypi-attestations"][0] == "ok"

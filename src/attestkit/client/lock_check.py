@@ -8,6 +8,10 @@ and verifies every attestation against the SHA-256 the lock pins — the file
 itself is downloaded only when the lock pins no SHA-256.  The verdict per
 file comes from :func:`attestkit.core.install_policy.judge`.
 
+Fetching runs on threads (it waits on the network); verifying is CPU work, so
+a large lock is verified by one worker process per core, each building its
+verifiers once.
+
 Provenance that verified is cached by the file's SHA-256 (one JSON file per
 digest under the cache directory, written atomically, so concurrent runs are
 safe): attestations are self-authenticating, so a warm run verifies from the
@@ -181,13 +185,13 @@ def verify_lock(
     workers: int = 16,
     timeout: float = 30.0,
     session: Any = None,
+    processes: int | None = None,
     on_file: Callable[[FileResult], None] | None = None,
 ) -> LockReport:
     """Check every pinned file of ``lock``; see the module docstring."""
     import requests
 
     from attestkit.client.simple_api import SimpleClient
-    from attestkit.sigstore.verify.attestation import Verifier
 
     policy = policy or Policy()
     if session is None:
@@ -197,7 +201,6 @@ def verify_lock(
         session.mount("http://", adapter)
         session.headers["User-Agent"] = "attestkit"
     client = SimpleClient(session, timeout=timeout)
-    verifiers = [Verifier(root) for root in trust_roots]
     cache = _Cache(cache_dir)
     report = LockReport(lock)
 
@@ -213,34 +216,50 @@ def verify_lock(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(fetch_page, wanted))
 
-        def one(file: LockedFile) -> FileResult:
-            index = _index_for(file, lock, index_url, policy)
-            evidence = _evidence(
-                file, pages[(index, file.project)], client, session, verifiers, cache, timeout
-            )
-            identities = lock.identities.get(file.project, [])
-            result = FileResult(file, evidence, judge(evidence, policy, pins, identities), index)
-            if on_file is not None:
-                on_file(result)
-            return result
+        def gather(file: LockedFile) -> Evidence | _Job:
+            page = pages[(_index_for(file, lock, index_url, policy), file.project)]
+            return _gather(file, page, client, session, cache, timeout)
 
-        report.results = list(pool.map(one, lock.files))
+        gathered = list(pool.map(gather, lock.files))
+    jobs = [g for g in gathered if isinstance(g, _Job)]
+    verdicts = _verify_jobs(jobs, trust_roots, processes)
+    by_job = {id(job): verdict for job, verdict in zip(jobs, verdicts, strict=True)}
+    for file, item in zip(lock.files, gathered, strict=True):
+        if isinstance(item, _Job):
+            evidence = by_job[id(item)]
+            if evidence.status == "verified":
+                cache.put(item.sha256, item.provenance)
+        else:
+            evidence = item
+        index = _index_for(file, lock, index_url, policy)
+        identities = lock.identities.get(file.project, [])
+        result = FileResult(file, evidence, judge(evidence, policy, pins, identities), index)
+        if on_file is not None:
+            on_file(result)
+        report.results.append(result)
     return report
 
 
-def _evidence(
+@dataclass(frozen=True)
+class _Job:
+    """A file whose provenance is in hand and must now be verified."""
+
+    project: str
+    version: str | None
+    filename: str
+    sha256: str
+    provenance: dict[str, Any]
+
+
+def _gather(
     file: LockedFile,
     page: ProjectPage | AttestkitError | None,
     client: SimpleClient,
     session: Any,
-    verifiers: Sequence[Verifier],
     cache: _Cache,
     timeout: float,
-) -> Evidence:
-    """What the index shows for ``file``, verified."""
-    from attestkit.core.distribution import Distribution
-    from attestkit.core.models import Provenance
-
+) -> Evidence | _Job:
+    """What the index shows for ``file``: final evidence, or provenance to verify."""
     name = file.filename or f"{file.project}=={file.version}"
 
     def error(detail: str) -> Evidence:
@@ -255,9 +274,10 @@ def _evidence(
         return error(why)
     name = index_file.filename
     try:
-        sha256 = (
-            file.sha256[0] if file.sha256 else _download_sha256(session, file, index_file, timeout)
-        )
+        if file.sha256:
+            sha256 = file.sha256[0]
+        else:
+            sha256 = _download_sha256(session, file, index_file, timeout)
     except (AttestkitError, OSError) as exc:
         return error(f"cannot hash {name}: {exc}")
     doc = cache.get(sha256)
@@ -268,11 +288,61 @@ def _evidence(
             return error(exc.reason)
     if doc is None:
         return Evidence(file.project, file.version, name, "absent")
+    return _Job(file.project, file.version, name, sha256, doc)
+
+
+#: Below this many files, verifying in this process is faster than starting workers.
+PROCESS_THRESHOLD = 64
+
+_WORKER_VERIFIERS: list[Verifier] = []
+
+
+def _init_worker(roots: Sequence[tuple[str, str]]) -> None:
+    from attestkit.sigstore.trust import TrustRoot
+    from attestkit.sigstore.verify.attestation import Verifier
+
+    _WORKER_VERIFIERS[:] = [
+        Verifier(TrustRoot.from_json(text, source=name)) for name, text in roots
+    ]
+
+
+def _verify_in_worker(job: _Job) -> Evidence:
+    return _verify(job, _WORKER_VERIFIERS)
+
+
+def _verify_jobs(
+    jobs: Sequence[_Job], trust_roots: Sequence[TrustRoot], processes: int | None
+) -> list[Evidence]:
+    """Verify every job: in this process, or across ``processes`` workers (default: the cores)."""
+    from attestkit.sigstore.verify.attestation import Verifier
+
+    count = processes if processes is not None else (os.cpu_count() or 1)
+    if count <= 1 or len(jobs) < PROCESS_THRESHOLD:
+        verifiers = [Verifier(root) for root in trust_roots]
+        return [_verify(job, verifiers) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    roots = [(root.name, root.trusted_root_json) for root in trust_roots]
+    # forkserver/spawn: never fork a process that runs threads (the fetch pool did).
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(
+        max_workers=count, mp_context=context, initializer=_init_worker, initargs=(roots,)
+    ) as pool:
+        chunk = max(1, len(jobs) // (count * 4))
+        return list(pool.map(_verify_in_worker, jobs, chunksize=chunk))
+
+
+def _verify(job: _Job, verifiers: Sequence[Verifier]) -> Evidence:
+    """Verify one file's provenance against the pinned SHA-256 with any of ``verifiers``."""
+    from attestkit.core.distribution import Distribution
+    from attestkit.core.models import Provenance
+
     try:
-        provenance = Provenance.from_dict(doc)
-        dist = Distribution(name, sha256)
+        provenance = Provenance.from_dict(job.provenance)
+        dist = Distribution(job.filename, job.sha256)
     except AttestkitError as exc:
-        return Evidence(file.project, file.version, name, "failed", (), exc.reason)
+        return Evidence(job.project, job.version, job.filename, "failed", (), exc.reason)
     failures: list[str] = []
     for verifier in verifiers:
         try:
@@ -280,7 +350,6 @@ def _evidence(
         except AttestkitError as exc:
             failures.append(exc.reason)
             continue
-        cache.put(sha256, doc)
         publishers: list[dict[str, Any]] = []
         for publisher, _ in result.results:
             as_dict = publisher.to_dict()
@@ -288,7 +357,12 @@ def _evidence(
                 publishers.append(as_dict)
         simulated = any(r.claims.simulated for _, r in result.results)
         return Evidence(
-            file.project, file.version, name, "verified", tuple(publishers), simulated=simulated
+            job.project,
+            job.version,
+            job.filename,
+            "verified",
+            tuple(publishers),
+            simulated=simulated,
         )
     detail = "; ".join(dict.fromkeys(failures)) or "no trust root configured"
-    return Evidence(file.project, file.version, name, "failed", (), detail)
+    return Evidence(job.project, job.version, job.filename, "failed", (), detail)
