@@ -20,11 +20,12 @@ import re
 import secrets
 import threading
 import urllib.parse
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from attestkit.sigstore.local.token_check import TokenError
+from attestkit.sigstore.local.token_check import DEFAULT_AUDIENCE, TokenError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -152,7 +153,7 @@ def email_claims(email: str, issuer_url: str, *, name: str | None = None) -> dic
     return claims
 
 
-class LoginFlow:
+class LoginFlow(ABC):
     """The login endpoints of :class:`~attestkit.sigstore.local.oidc.Issuer` (a mixin).
 
     Uses the issuer's key store, URL, login identity, clock and the tables below,
@@ -170,16 +171,16 @@ class LoginFlow:
     _attempts: dict[str, tuple[int, float]]
     _lock: threading.Lock
 
+    @abstractmethod
     def mint(
         self,
         claims: Mapping[str, Any],
         *,
-        audience: str | list[str] = "sigstore",
+        audience: str | list[str] = DEFAULT_AUDIENCE,
         lifetime: int = 600,
         issued_at: int | None = None,
     ) -> str:
-        """Sign ``claims`` (implemented by the issuer)."""
-        raise NotImplementedError
+        """Sign ``claims`` as a token: the issuer's own ``mint``."""
 
     def authorize(self, params: Mapping[str, str]) -> str | LoginPrompt:
         """Handle ``GET /oauth2/authorize``: a redirect URL, or a prompt for the approval code.
