@@ -142,3 +142,17 @@ def test_verification_across_worker_processes_gives_the_same_verdicts(
     monkeypatch.setattr(lock_check, "PROCESS_THRESHOLD", 1)
     assert check(pylock(lock_index), processes=2) == in_process
     assert in_process["pypi-attestations"][0] == "ok"
+
+
+def test_a_lock_without_sha256_downloads_and_hashes_the_file(lock_index: str) -> None:
+    """Attestations name a SHA-256: with only a SHA-512 pin, the file itself is hashed."""
+    import hashlib
+
+    sha512 = hashlib.sha512((DATA / SDIST).read_bytes()).hexdigest()
+    text = pylock(lock_index).replace(
+        f"sha256 = '{sha256_of(DATA / SDIST)}'", f"sha512 = '{sha512}'"
+    )
+    assert check(text)["pypi-attestations"][0] == "ok"
+    level, message = check(text.replace(sha512, "0" * 128))["pypi-attestations"]
+    assert level == "fail"
+    assert "does not match the lock's hash" in message

@@ -13,7 +13,6 @@ the files go through the same checker as a lock file.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,49 +72,26 @@ def parse_spec(text: str) -> Spec:
     return Spec(text, parsed.name, str(parsed.version), filename)
 
 
+#: The digests taken of a file, to compare with what the index publishes.
+_ALGORITHMS = ("sha256", "sha512")
+
+
 def _hash_file(path: Path) -> dict[str, str]:
-    sha256, sha512 = hashlib.sha256(), hashlib.sha512()
+    hashers = {alg: hashlib.new(alg) for alg in _ALGORITHMS}
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
-            sha256.update(chunk)
-            sha512.update(chunk)
-    return {"sha256": sha256.hexdigest(), "sha512": sha512.hexdigest()}
+            for hasher in hashers.values():
+                hasher.update(chunk)
+    return {alg: hasher.hexdigest() for alg, hasher in hashers.items()}
 
 
 def _download(session: Any, url: str, target: Path | None, timeout: float) -> dict[str, str]:
-    """Stream ``url``, hashing it; keep it as ``target`` (atomically) if given."""
-    from attestkit.client.simple_api import secure_url
+    """Fetch ``url`` over a secure origin, hashing it; keep it as ``target`` if given."""
+    from attestkit.client.simple_api import download, secure_url
 
     if not secure_url(url):
         raise InputError(f"{url}: files are fetched over https:// only (http:// on loopback)")
-    sha256, sha512 = hashlib.sha256(), hashlib.sha512()
-    temp = None
-    out = None
-    if target is not None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{target.name}.part-{os.getpid()}")
-        out = temp.open("wb")
-    try:
-        with session.get(url, stream=True, timeout=timeout) as response:
-            if response.status_code != 200:
-                raise InputError(f"{url} answered {response.status_code}")
-            for chunk in response.iter_content(1 << 20):
-                sha256.update(chunk)
-                sha512.update(chunk)
-                if out is not None:
-                    out.write(chunk)
-        if out is not None and temp is not None and target is not None:
-            out.flush()
-            os.fsync(out.fileno())
-            out.close()
-            out = None
-            temp.replace(target)
-    finally:
-        if out is not None:
-            out.close()
-        if temp is not None and temp.exists():
-            temp.unlink()
-    return {"sha256": sha256.hexdigest(), "sha512": sha512.hexdigest()}
+    return download(session, url, _ALGORITHMS, timeout=timeout, target=target)
 
 
 def resolve_specs(

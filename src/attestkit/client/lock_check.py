@@ -20,7 +20,6 @@ cache and reads only the project pages.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -161,14 +160,9 @@ def _match(file: LockedFile, page: ProjectPage) -> tuple[IndexFile | None, str]:
 
 def _download_sha256(session: Any, file: LockedFile, index_file: IndexFile, timeout: float) -> str:
     """Hash the file itself (the lock pins no SHA-256); checks the lock's own hash on the way."""
-    hashers = {alg: hashlib.new(alg) for alg in file.hashes} | {"sha256": hashlib.sha256()}
-    with session.get(index_file.url, stream=True, timeout=timeout) as response:
-        if response.status_code != 200:
-            raise InputError(f"{index_file.url} answered {response.status_code}")
-        for chunk in response.iter_content(1 << 20):
-            for hasher in hashers.values():
-                hasher.update(chunk)
-    digests = {alg: h.hexdigest() for alg, h in hashers.items()}
+    from attestkit.client.simple_api import download
+
+    digests = download(session, index_file.url, {*file.hashes, "sha256"}, timeout=timeout)
     if not file.matches(digests):
         raise InputError(f"{index_file.filename} from the index does not match the lock's hash")
     return digests["sha256"]

@@ -11,7 +11,9 @@ host (a local index), never across a network.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -136,3 +138,48 @@ class SimpleClient:
         if not isinstance(doc, dict):
             raise InputError(f"the provenance of {file.filename} at {url} is not a JSON object")
         return doc
+
+
+def download(
+    session: Any,
+    url: str,
+    algorithms: Iterable[str],
+    *,
+    timeout: float,
+    target: Path | None = None,
+) -> dict[str, str]:
+    """Stream ``url`` once: its hex digest for each of ``algorithms``.
+
+    With ``target``, the bytes are also kept there, written to a temporary file
+    and renamed into place only once complete (never a partial file).
+    """
+    import hashlib
+    import os
+
+    hashers = {alg: hashlib.new(alg) for alg in algorithms}
+    temp = target.with_name(f".{target.name}.part-{os.getpid()}") if target else None
+    out = None
+    try:
+        if temp is not None:
+            temp.parent.mkdir(parents=True, exist_ok=True)
+            out = temp.open("wb")
+        with session.get(url, stream=True, timeout=timeout) as response:
+            if response.status_code != 200:
+                raise InputError(f"{url} answered {response.status_code}")
+            for chunk in response.iter_content(1 << 20):
+                for hasher in hashers.values():
+                    hasher.update(chunk)
+                if out is not None:
+                    out.write(chunk)
+        if out is not None and temp is not None and target is not None:
+            out.flush()
+            os.fsync(out.fileno())
+            out.close()
+            out = None
+            temp.replace(target)
+    finally:
+        if out is not None:
+            out.close()
+        if temp is not None and temp.exists():
+            temp.unlink()
+    return {alg: hasher.hexdigest() for alg, hasher in hashers.items()}
