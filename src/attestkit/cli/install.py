@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from attestkit.cli._options import EXIT_FAILED, Subparsers, add_json, add_timeout, add_verbose
+from attestkit.cli._options import EXIT_FAILED, Subparsers, add_verbose
 
 __all__ = ["register", "run"]
 
@@ -23,18 +23,11 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         epilog="Exit codes: 0 installed, 1 a file failed (nothing installed) or pip failed,"
         " 2 usage or input error.",
     )
+    from attestkit.cli.verify_lock import add_check_options
+
     add_verbose(p)
-    p.add_argument("--policy", metavar="FILE", help="attestkit.toml with a [policy] table")
     p.add_argument("--pins", metavar="FILE", help="a pins file to check against")
-    trust = p.add_mutually_exclusive_group()
-    trust.add_argument("--staging", action="store_true", help="Sigstore's staging instance")
-    trust.add_argument(
-        "--trust-config", metavar="FILE|URL", help="a trust root file, or an attestkit server's URL"
-    )
-    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    p.add_argument("--workers", type=int, default=16, help="concurrent requests (default 16)")
-    add_timeout(p)
-    add_json(p)
+    add_check_options(p)
     p.add_argument("pip_args", nargs=argparse.REMAINDER, metavar="PIP_ARGS")
 
 
@@ -53,14 +46,15 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from attestkit.cli._common import fail_usage, print_json
-    from attestkit.cli.verify_lock import print_table, trust_roots_from_args
+    from attestkit.cli.verify_lock import cache_dir_from_args, print_table, trust_roots_from_args
     from attestkit.client.install import pip_install, resolve_with_pip
-    from attestkit.client.lock_check import default_cache_dir, verify_lock
+    from attestkit.client.lock_check import verify_lock
     from attestkit.core.install_policy import Pins, Policy
 
     pip_args = [a for a in args.pip_args if a != "--"]
     if not pip_args:
         fail_usage("give pip's arguments, e.g. `attestkit install attrs==25.1.0`")
+    cache = cache_dir_from_args(args)
     with tempfile.TemporaryDirectory(prefix="attestkit-resolve-") as tmp:
         lock = resolve_with_pip(pip_args, Path(tmp))
     report = verify_lock(
@@ -69,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         policy=Policy.load(args.policy) if args.policy else Policy(),
         pins=Pins.load(args.pins) if args.pins else None,
         index_url=_index_url(pip_args),
-        cache_dir=None if args.no_cache else default_cache_dir(),
+        cache_dir=cache,
         workers=args.workers,
         timeout=args.timeout,
     )

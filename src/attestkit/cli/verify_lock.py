@@ -27,12 +27,15 @@ from attestkit.cli._options import (
 
 if TYPE_CHECKING:
     from attestkit.client.lock_check import LockReport
+    from attestkit.core.install_policy import Pins
     from attestkit.sigstore.trust import TrustRoot
 
 __all__ = [
     "DEFAULT_PINS",
+    "add_check_options",
     "add_index_options",
     "add_lock_options",
+    "cache_dir_from_args",
     "print_table",
     "register_pin",
     "run_index",
@@ -66,7 +69,7 @@ def add_lock_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--pins", metavar="FILE", help=f"the pins file (default: {DEFAULT_PINS} beside the lock)"
     )
-    _add_common(p)
+    add_check_options(p)
 
 
 def add_index_options(p: argparse.ArgumentParser) -> None:
@@ -96,10 +99,11 @@ def add_index_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--output", metavar="DIR", help="keep the verified files here (pip --find-links DIR)"
     )
-    _add_common(p)
+    add_check_options(p)
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
+def add_check_options(p: argparse.ArgumentParser) -> None:
+    """Options every provenance check takes: policy, trust root, cache, concurrency, output."""
     p.add_argument("--policy", metavar="FILE", help="attestkit.toml with a [policy] table")
     trust = p.add_mutually_exclusive_group()
     trust.add_argument("--staging", action="store_true", help="Sigstore's staging instance")
@@ -167,8 +171,19 @@ def _fetch_trust_root(url: str, timeout: float) -> TrustRoot:
     return TrustRoot.from_json(response.content, source=url)
 
 
-def _check(args: argparse.Namespace, pins_for_judging: bool = True) -> tuple[LockReport, object]:
-    from attestkit.client.lock_check import default_cache_dir, verify_lock
+def cache_dir_from_args(args: argparse.Namespace) -> Path | None:
+    """The provenance cache ``--cache-dir``/``--no-cache`` choose; also checks ``--workers``."""
+    from attestkit.client.lock_check import default_cache_dir
+
+    if args.workers < 1:
+        fail_usage("--workers must be at least 1")
+    if args.no_cache:
+        return None
+    return Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+
+
+def _check(args: argparse.Namespace, pins_for_judging: bool = True) -> tuple[LockReport, Pins]:
+    from attestkit.client.lock_check import verify_lock
     from attestkit.core.install_policy import Pins, Policy
     from attestkit.core.locks import load_lock
 
@@ -176,11 +191,7 @@ def _check(args: argparse.Namespace, pins_for_judging: bool = True) -> tuple[Loc
     policy = Policy.load(args.policy) if args.policy else Policy()
     pins_path = Path(args.pins) if args.pins else Path(args.lock).resolve().parent / DEFAULT_PINS
     pins = Pins.load(pins_path)
-    if args.workers < 1:
-        fail_usage("--workers must be at least 1")
-    cache = (
-        None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_cache_dir()
-    )
+    cache = cache_dir_from_args(args)
     progress = _Progress(len(lock.files)) if not args.json and sys.stderr.isatty() else None
     report = verify_lock(
         lock,
@@ -248,10 +259,9 @@ def run_pin(args: argparse.Namespace) -> int:
     """``attestkit pin``: record first-seen publishers (and accepted changes)."""
     from packaging.utils import canonicalize_name
 
-    from attestkit.core.install_policy import Pins, describe_identity
+    from attestkit.core.install_policy import describe_identity
 
     report, pins_obj = _check(args, pins_for_judging=False)
-    assert isinstance(pins_obj, Pins)
     update = {canonicalize_name(name) for name in args.update}
     seen: dict[str, tuple[list[dict[str, object]], str | None]] = {}
     for r in report.results:
@@ -311,12 +321,11 @@ def run_index(args: argparse.Namespace) -> int:
     import requests
 
     from attestkit.client.index_check import parse_spec, resolve_specs
-    from attestkit.client.lock_check import default_cache_dir, verify_lock
+    from attestkit.client.lock_check import verify_lock
     from attestkit.core.install_policy import Pins, Policy, ProjectRule
 
     specs = [parse_spec(text) for text in args.specs]
-    if args.workers < 1:
-        fail_usage("--workers must be at least 1")
+    cache = cache_dir_from_args(args)
     # Asking about a file means wanting its provenance: missing provenance fails by default.
     policy = Policy.load(args.policy) if args.policy else Policy(default="require")
     expected = _expected(args)
@@ -334,9 +343,6 @@ def run_index(args: argparse.Namespace) -> int:
     lock = resolve_specs(
         specs, args.index_url, session=session, output=output, timeout=args.timeout
     )
-    cache = None
-    if not args.no_cache:
-        cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     report = verify_lock(
         lock,
         trust_roots=trust_roots_from_args(args),

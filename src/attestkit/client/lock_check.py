@@ -199,7 +199,8 @@ def verify_lock(
     report = LockReport(lock)
 
     pages: dict[tuple[str, str], ProjectPage | AttestkitError | None] = {}
-    wanted = sorted({(_index_for(f, lock, index_url, policy), f.project) for f in lock.files})
+    indexes = [_index_for(f, lock, index_url, policy) for f in lock.files]
+    wanted = sorted({(index, f.project) for index, f in zip(indexes, lock.files, strict=True)})
 
     def fetch_page(key: tuple[str, str]) -> None:
         try:
@@ -210,22 +211,20 @@ def verify_lock(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(fetch_page, wanted))
 
-        def gather(file: LockedFile) -> Evidence | _Job:
-            page = pages[(_index_for(file, lock, index_url, policy), file.project)]
-            return _gather(file, page, client, session, cache, timeout)
+        def gather(index: str, file: LockedFile) -> Evidence | _Job:
+            return _gather(file, pages[(index, file.project)], client, session, cache, timeout)
 
-        gathered = list(pool.map(gather, lock.files))
+        gathered = list(pool.map(gather, indexes, lock.files))
     jobs = [g for g in gathered if isinstance(g, _Job)]
     verdicts = _verify_jobs(jobs, trust_roots, processes)
     by_job = {id(job): verdict for job, verdict in zip(jobs, verdicts, strict=True)}
-    for file, item in zip(lock.files, gathered, strict=True):
+    for index, file, item in zip(indexes, lock.files, gathered, strict=True):
         if isinstance(item, _Job):
             evidence = by_job[id(item)]
             if evidence.status == "verified":
                 cache.put(item.sha256, item.provenance)
         else:
             evidence = item
-        index = _index_for(file, lock, index_url, policy)
         identities = lock.identities.get(file.project, [])
         result = FileResult(file, evidence, judge(evidence, policy, pins, identities), index)
         if on_file is not None:
