@@ -229,7 +229,12 @@ class Pins:
         self.projects[project] = Pin(tuple(unique), version, now)
 
     def save(self) -> None:
-        """Write the pins file atomically (sorted, so diffs stay readable)."""
+        """Write the pins file atomically (sorted, so diffs stay readable).
+
+        Written by hand: the standard library reads TOML but cannot write it, and a
+        TOML writer (tomli-w) would be one more client dependency for a few flat tables
+        of strings, each quoted by :func:`_toml_string`.
+        """
         from attestkit.core.encoding import atomic_write
 
         if self.path is None:

@@ -137,7 +137,10 @@ def _option(
     elif head in ("-i", "--index-url", "--extra-index-url"):
         url = _option_value(tokens, where)
         if url not in lock.indexes:
-            lock.indexes.append(url) if head == "--extra-index-url" else lock.indexes.insert(0, url)
+            if head == "--extra-index-url":
+                lock.indexes.append(url)
+            else:
+                lock.indexes.insert(0, url)  # the main index comes first
     elif head in (
         "--no-index",
         "--require-hashes",
