@@ -38,6 +38,34 @@ def test_a_clean_lock_verifies_each_publisher(lock_index: str, tmp_path: Path) -
     assert (tmp_path / "cache" / "provenance" / f"{sha256_of(DATA / SDIST)}.json").exists()
 
 
+def test_a_warm_run_reuses_the_verdict_only_under_the_same_trust_roots(
+    lock_index: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache keeps each verdict with the roots it was reached under; other roots re-verify."""
+    from attestkit.client import lock_check
+
+    cold = check(pylock(lock_index), cache_dir=tmp_path / "cache")
+    calls: list[str] = []
+    real = lock_check._verify
+
+    def counted(job: Any, verifiers: Any) -> Any:
+        calls.append(job.filename)
+        return real(job, verifiers)
+
+    monkeypatch.setattr(lock_check, "_verify", counted)
+    assert check(pylock(lock_index), cache_dir=tmp_path / "cache") == cold
+    assert calls == []  # every attested file's verdict came from the cache
+    staging = verify_lock(
+        parse_pylock(pylock(lock_index)),
+        trust_roots=[TrustRoot.staging()],
+        cache_dir=tmp_path / "cache",
+        workers=4,
+    )
+    verdicts = {r.locked.project: r.judgement.level for r in staging.results}
+    assert verdicts["pypi-attestations"] == "fail"  # not the production verdict from the cache
+    assert calls  # re-verified under the other root
+
+
 def test_a_tampered_file_fails(lock_index: str) -> None:
     verdicts = check(pylock(lock_index, sdist_hash="0" * 64))
     level, message = verdicts["pypi-attestations"]

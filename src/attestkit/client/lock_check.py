@@ -14,8 +14,14 @@ verifiers once.
 
 Provenance that verified is cached by the file's SHA-256 (one JSON file per
 digest under the cache directory, written atomically, so concurrent runs are
-safe): attestations are self-authenticating, so a warm run verifies from the
-cache and reads only the project pages.
+safe): attestations are self-authenticating, so a warm run takes them from the
+cache and reads only the project pages.  Beside the provenance the entry keeps
+the verdict it earned, keyed by everything a verification depends on: the
+filename, the provenance's own digest, the trust roots' digest and the attestkit
+version.  Verification is deterministic in those inputs (certificate validity is
+judged at the transparency log's integrated time, never at "now"), so a warm run
+re-applies the policy to the cached publishers instead of re-verifying; any
+change of root, provenance or attestkit verifies again.
 """
 
 from __future__ import annotations
@@ -100,8 +106,33 @@ class LockReport:
         }
 
 
+def verdict_key(filename: str, provenance: Mapping[str, Any], roots_digest: str) -> str:
+    """What a cached verdict is valid for: file name, provenance, trust roots, attestkit version."""
+    import hashlib
+
+    from attestkit import __version__
+
+    canonical = json.dumps(provenance, sort_keys=True, separators=(",", ":")).encode()
+    parts = (filename, hashlib.sha256(canonical).hexdigest(), roots_digest, __version__)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def roots_digest(trust_roots: Sequence[TrustRoot]) -> str:
+    """One digest of every trust root a verification may use."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for root in trust_roots:
+        digest.update(hashlib.sha256(root.trusted_root_json.encode()).digest())
+    return digest.hexdigest()
+
+
 class _Cache:
-    """Verified provenance by file SHA-256 (``<dir>/provenance/<sha256>.json``)."""
+    """Verified provenance and its verdicts by file SHA-256 (``<dir>/provenance/<sha256>.json``).
+
+    An entry is ``{"provenance": {...}, "verdicts": {key: {"publishers": [...],
+    "simulated": bool}}}`` (see :func:`verdict_key`).
+    """
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory / "provenance" if directory is not None else None
@@ -113,16 +144,24 @@ class _Cache:
             doc = json.loads((self.directory / f"{sha256}.json").read_text())
         except (OSError, ValueError):
             return None
-        return doc if isinstance(doc, dict) else None
+        if not isinstance(doc, dict) or not isinstance(doc.get("provenance"), dict):
+            return None
+        verdicts = doc.get("verdicts")
+        doc["verdicts"] = verdicts if isinstance(verdicts, dict) else {}
+        return doc
 
-    def put(self, sha256: str, provenance: Mapping[str, Any]) -> None:
+    def put(self, sha256: str, provenance: Mapping[str, Any], key: str, verdict: Evidence) -> None:
         if self.directory is None:
             return
         from attestkit.core.encoding import atomic_write
 
+        entry = self.get(sha256)
+        verdicts = entry["verdicts"] if entry and entry["provenance"] == provenance else {}
+        verdicts[key] = {"publishers": list(verdict.publishers), "simulated": verdict.simulated}
+        doc = {"provenance": provenance, "verdicts": verdicts}
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.directory / f"{sha256}.json", json.dumps(provenance).encode())
+            atomic_write(self.directory / f"{sha256}.json", json.dumps(doc).encode())
         except (OSError, AttestkitError):
             pass  # a cache that cannot be written only costs speed
 
@@ -196,6 +235,7 @@ def verify_lock(
         session.headers["User-Agent"] = "attestkit"
     client = SimpleClient(session, timeout=timeout)
     cache = _Cache(cache_dir)
+    roots = roots_digest(trust_roots)
     report = LockReport(lock)
 
     pages: dict[tuple[str, str], ProjectPage | AttestkitError | None] = {}
@@ -212,7 +252,8 @@ def verify_lock(
         list(pool.map(fetch_page, wanted))
 
         def gather(index: str, file: LockedFile) -> Evidence | _Job:
-            return _gather(file, pages[(index, file.project)], client, session, cache, timeout)
+            page = pages[(index, file.project)]
+            return _gather(file, page, client, session, cache, roots, timeout)
 
         gathered = list(pool.map(gather, indexes, lock.files))
     jobs = [g for g in gathered if isinstance(g, _Job)]
@@ -222,7 +263,8 @@ def verify_lock(
         if isinstance(item, _Job):
             evidence = by_job[id(item)]
             if evidence.status == "verified":
-                cache.put(item.sha256, item.provenance)
+                key = verdict_key(item.filename, item.provenance, roots)
+                cache.put(item.sha256, item.provenance, key, evidence)
         else:
             evidence = item
         identities = lock.identities.get(file.project, [])
@@ -250,6 +292,7 @@ def _gather(
     client: SimpleClient,
     session: Any,
     cache: _Cache,
+    roots: str,
     timeout: float,
 ) -> Evidence | _Job:
     """What the index shows for ``file``: final evidence, or provenance to verify."""
@@ -273,7 +316,19 @@ def _gather(
             sha256 = _download_sha256(session, file, index_file, timeout)
     except (AttestkitError, OSError) as exc:
         return error(f"cannot hash {name}: {exc}")
-    doc = cache.get(sha256)
+    entry = cache.get(sha256)
+    doc = entry["provenance"] if entry else None
+    if entry is not None:
+        known = entry["verdicts"].get(verdict_key(name, entry["provenance"], roots))
+        if isinstance(known, dict) and isinstance(known.get("publishers"), list):
+            return Evidence(
+                file.project,
+                file.version,
+                name,
+                "verified",
+                tuple(p for p in known["publishers"] if isinstance(p, dict)),
+                simulated=bool(known.get("simulated")),
+            )
     if doc is None:
         try:
             doc = client.provenance(page, index_file, file.version)
