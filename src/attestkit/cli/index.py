@@ -1,4 +1,4 @@
-"""``attestkit index``: administer an index's users, projects, API tokens and Trusted Publishers.
+"""``attestkit index``: administer an index's users, projects, tokens, publishers and quarantine.
 
 Every action opens the index database: ``--data-dir`` is the same directory
 ``attestkit serve --data-dir`` uses (the index is in its ``index/``
@@ -362,6 +362,59 @@ def _publisher_remove(session: Session, args: argparse.Namespace) -> _Report:
     return lambda: print(text + " (and the tokens it minted)")
 
 
+# -- the mirror's quarantine ------------------------------------------------------------------
+
+
+def _quarantine_list(session: Session, args: argparse.Namespace) -> _Report:
+    from sqlalchemy import select
+
+    from attestkit.index.admin import normalize
+    from attestkit.index.db import MirrorFile, MirrorProject
+
+    query = (
+        select(MirrorProject.normalized_name, MirrorFile)
+        .join(MirrorFile, MirrorFile.project_id == MirrorProject.id)
+        .where(MirrorFile.state.in_(("quarantined", "rejected") if args.all else ("quarantined",)))
+        .order_by(MirrorProject.normalized_name, MirrorFile.filename)
+    )
+    if args.project:
+        query = query.where(MirrorProject.normalized_name == normalize(args.project))
+    rows: list[dict[str, Any]] = [
+        {
+            "project": name,
+            "version": f.version,
+            "filename": f.filename,
+            "state": f.state,
+            "flag": f.flag,
+            "reason": f.reason,
+            "publishers": f.publishers,
+            "first_seen": _when(f.first_seen),
+        }
+        for name, f in session.execute(query)
+    ]
+    if args.json:
+        print_json(rows)
+    else:
+        _table(rows, ("project", "filename", "flag", "state", "reason"))
+    return None
+
+
+def _quarantine_release(session: Session, args: argparse.Namespace) -> _Report:
+    from attestkit.index.mirror import release_file
+
+    row = release_file(session, args.project, args.filename)
+    accepted = ", ".join(str(p.get("repository") or p.get("email") or p) for p in row.publishers)
+    also = f"; accepted publisher {accepted}" if accepted else ""
+    return lambda: print(f"released {row.filename}: the mirror serves it{also}")
+
+
+def _quarantine_reject(session: Session, args: argparse.Namespace) -> _Report:
+    from attestkit.index.mirror import reject_file
+
+    row = reject_file(session, args.project, args.filename)
+    return lambda: print(f"rejected {row.filename}: the mirror never serves it")
+
+
 _HANDLERS: dict[tuple[str, str], _Handler] = {
     ("user", "add"): _user_add,
     ("user", "list"): _user_list,
@@ -373,6 +426,9 @@ _HANDLERS: dict[tuple[str, str], _Handler] = {
     ("publisher", "add"): _publisher_add,
     ("publisher", "list"): _publisher_list,
     ("publisher", "remove"): _publisher_remove,
+    ("quarantine", "list"): _quarantine_list,
+    ("quarantine", "release"): _quarantine_release,
+    ("quarantine", "reject"): _quarantine_reject,
 }
 
 
@@ -482,3 +538,22 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     listing(publishers, "list Trusted Publishers")
     q = action(publishers, "remove", "delete a Trusted Publisher")
     q.add_argument("id", metavar="ID", type=int)
+
+    group = objects.add_parser(
+        "quarantine", help="mirrored files held back because their provenance failed the policy"
+    )
+    quarantine = group.add_subparsers(dest="index_action", metavar="ACTION", required=True)
+    q = action(quarantine, "list", "list quarantined mirrored files and why")
+    add_json(q)
+    q.add_argument("--project", metavar="P", help="only this project")
+    q.add_argument("--all", action="store_true", help="rejected files too")
+    q = action(
+        quarantine,
+        "release",
+        "serve a quarantined file and accept its publisher for the project from now on",
+    )
+    q.add_argument("project", metavar="PROJECT")
+    q.add_argument("filename", metavar="FILENAME")
+    q = action(quarantine, "reject", "never serve a quarantined file")
+    q.add_argument("project", metavar="PROJECT")
+    q.add_argument("filename", metavar="FILENAME")

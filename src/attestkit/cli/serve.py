@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from attestkit.cli._options import EXIT_OK, EXIT_USAGE, Subparsers, add_verbose
+from attestkit.core.constants import PYPI_SIMPLE
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
             )
         print(f"attestkit: serving {served.url} (data in {data_dir})", flush=True)
         print(f"  index:   {served.url}/simple/   upload: {served.url}/legacy/", flush=True)
+        mirror = served.index.config.mirror
+        if mirror is not None:
+            print(f"  mirror:  {', '.join(mirror.upstreams)} (verified)", flush=True)
         if served.sigstore is not None:
             print(
                 f"  sigstore: {served.url}   trust config: {served.url}/trust-config.json",
@@ -67,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
             login_email=pick(args.login_email, conf.login_email, None),
             login_auto_approve=auto_approve,
             workers=pick(args.workers, conf.workers, 1),
+            mirror=[*conf.mirror, *args.mirror],
+            mirror_ttl=float(pick(args.mirror_ttl, conf.mirror_ttl, 300)),
+            mirror_policy=pick(args.mirror_policy, conf.mirror_policy, None),
+            local_only=[*conf.local_only, *args.local_only],
             on_ready=ready,
         )
     except (OSError, AttestkitError) as exc:
@@ -137,3 +145,32 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         help="--dev: approve interactive logins without the one-time code (tests, scripts)",
     )
     p.add_argument("--workers", type=int, help="server processes sharing the port (default 1)")
+    p.add_argument(
+        "--mirror",
+        metavar="URL",
+        nargs="?",
+        const=PYPI_SIMPLE,
+        action="append",
+        default=[],
+        help="mirror projects this index does not host from this Simple API (default"
+        f" {PYPI_SIMPLE}), verifying each file's provenance; repeatable, first wins",
+    )
+    p.add_argument(
+        "--mirror-ttl",
+        type=int,
+        metavar="SECONDS",
+        help="revalidate a mirrored page against upstream after this long (default 300)",
+    )
+    p.add_argument(
+        "--mirror-policy",
+        metavar="FILE",
+        help="attestkit.toml whose [policy] mirrored files must meet (default: trust on first use)",
+    )
+    p.add_argument(
+        "--local-only",
+        metavar="PATTERN",
+        action="append",
+        default=[],
+        help="project names (shell patterns, e.g. 'acme-*') never fetched from upstream;"
+        " repeatable",
+    )

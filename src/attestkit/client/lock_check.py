@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from attestkit.core.constants import PYPI_SIMPLE
 from attestkit.core.install_policy import Evidence, Judgement, Pins, Policy, judge
 from attestkit.core.locks import Lock, LockedFile
 from attestkit.errors import AttestkitError, InputError
@@ -43,9 +44,7 @@ if TYPE_CHECKING:
     from attestkit.sigstore.trust import TrustRoot
     from attestkit.sigstore.verify.attestation import Verifier
 
-__all__ = ["PYPI_SIMPLE", "FileResult", "LockReport", "default_cache_dir", "verify_lock"]
-
-PYPI_SIMPLE = "https://pypi.org/simple/"
+__all__ = ["FileResult", "LockReport", "default_cache_dir", "verify_lock"]
 
 
 def default_cache_dir() -> Path:
@@ -383,34 +382,8 @@ def _verify_jobs(
 
 def _verify(job: _Job, verifiers: Sequence[Verifier]) -> Evidence:
     """Verify one file's provenance against the pinned SHA-256 with any of ``verifiers``."""
-    from attestkit.core.distribution import Distribution
-    from attestkit.core.models import Provenance
+    from attestkit.sigstore.verify.evidence import verify_evidence
 
-    try:
-        provenance = Provenance.from_dict(job.provenance)
-        dist = Distribution(job.filename, job.sha256)
-    except AttestkitError as exc:
-        return Evidence(job.project, job.version, job.filename, "failed", (), exc.reason)
-    failures: list[str] = []
-    for verifier in verifiers:
-        try:
-            result = verifier.verify_provenance(provenance, dist)
-        except AttestkitError as exc:
-            failures.append(exc.reason)
-            continue
-        publishers: list[dict[str, Any]] = []
-        for publisher, _ in result.results:
-            as_dict = publisher.to_dict()
-            if as_dict not in publishers:
-                publishers.append(as_dict)
-        simulated = any(r.claims.simulated for _, r in result.results)
-        return Evidence(
-            job.project,
-            job.version,
-            job.filename,
-            "verified",
-            tuple(publishers),
-            simulated=simulated,
-        )
-    detail = "; ".join(dict.fromkeys(failures)) or "no trust root configured"
-    return Evidence(job.project, job.version, job.filename, "failed", (), detail)
+    return verify_evidence(
+        job.project, job.version, job.filename, job.sha256, job.provenance, verifiers
+    )

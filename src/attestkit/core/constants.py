@@ -12,6 +12,8 @@ from typing import Final
 INDEX_HOST: Final = "pypi.org"
 FILES_HOST: Final = "files.pythonhosted.org"
 TEST_INDEX_HOST: Final = "test.pypi.org"
+#: PyPI's Simple API root: what lock checks and the mirror read by default.
+PYPI_SIMPLE: Final = f"https://{INDEX_HOST}/simple/"
 
 #: Predicate types PyPI accepts (PEP 740).
 PUBLISH_PREDICATE_V1: Final = f"https://docs.{INDEX_HOST}/attestations/publish/v1"

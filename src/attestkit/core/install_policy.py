@@ -301,9 +301,16 @@ def judge(
     policy: Policy,
     pins: Pins | None = None,
     lock_identities: Sequence[Mapping[str, Any]] = (),
+    *,
+    accept: str | None = None,
 ) -> Judgement:
-    """Apply the policy, the lock file's identities and the pins to one file's evidence."""
+    """Apply the policy, the lock file's identities and the pins to one file's evidence.
+
+    ``accept`` is the command that accepts a changed pin, named in the message
+    (default: ``attestkit pin --update PROJECT``).
+    """
     project = evidence.project
+    accept = accept or f"attestkit pin --update {project}"
     rule = policy.rule(project)
     mode = rule.mode or policy.default
     why = f" ({rule.reason})" if rule.reason else ""
@@ -328,7 +335,7 @@ def judge(
             return Judgement(
                 "fail",
                 f"provenance disappeared: pinned to {was}{since} (a downgrade);"
-                f" accept with `attestkit pin --update {project}`",
+                f" accept with `{accept}`",
                 "pin",
             )
         return Judgement("warn", "no provenance", f"mode {mode}")
@@ -346,8 +353,7 @@ def judge(
         was = " or ".join(describe_identity(p) for p in pin.publishers)
         return Judgement(
             "fail",
-            f"publisher changed: pinned to {was}, now {seen};"
-            f" accept with `attestkit pin --update {project}`",
+            f"publisher changed: pinned to {was}, now {seen}; accept with `{accept}`",
             "pin",
         )
     return Judgement("ok", seen, f"mode {mode}")

@@ -37,6 +37,9 @@ __all__ = [
     "ApiToken",
     "Base",
     "File",
+    "MirrorFile",
+    "MirrorProject",
+    "MirrorPublisher",
     "Project",
     "Provenance",
     "Release",
@@ -204,6 +207,86 @@ class UsedJti(Base):
     issuer: Mapped[str] = mapped_column(String(300), primary_key=True)
     jti: Mapped[str] = mapped_column(String(300), primary_key=True)
     expires: Mapped[dt.datetime] = mapped_column()
+
+
+class MirrorProject(Base):
+    """A project the index mirrors from an upstream index (never one it hosts).
+
+    ``serial`` is bumped by every change the mirrored pages show (new files,
+    verdicts, yanks), like :attr:`Project.serial`; ``fetched`` is when upstream
+    was last read successfully (the page is revalidated once it is older than
+    the mirror's TTL).
+    """
+
+    __tablename__ = "mirror_projects"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    normalized_name: Mapped[str] = mapped_column(String(200), unique=True)
+    #: The upstream Simple API root the project comes from.
+    upstream: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    #: The upstream page's project-level keys (``project-status``, ``versions``, ``meta``).
+    page: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    fetched: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    serial: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The version whose attested files set the publisher baseline (trust on first use).
+    baseline_version: Mapped[str | None] = mapped_column(String(100))
+
+
+class MirrorFile(Base):
+    """One upstream file of a mirrored project, with its verdict.
+
+    ``state``: ``pending`` (not judged yet), ``verified`` (provenance verified and
+    the policy accepts it), ``unattested`` (no provenance, and the policy allows
+    that), ``quarantined`` (failed; not served until released), ``released``
+    (served by an operator's decision) or ``rejected`` (never served).
+    """
+
+    __tablename__ = "mirror_files"
+    __table_args__ = (UniqueConstraint("project_id", "filename"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("mirror_projects.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str | None] = mapped_column(String(100))
+    #: The SHA-256 first seen upstream: the only bytes ever served under this name.
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    #: The upstream ``files[]`` entry, refreshed on every revalidation (yanks follow).
+    entry: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Whether the file is on the upstream page as last read.
+    listed: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text)
+    #: What a quarantine is about: ``changed`` (publisher), ``lost`` (provenance),
+    #: ``signature``, ``policy`` or ``bytes`` (upstream changed the file).
+    flag: Mapped[str | None] = mapped_column(String(20))
+    #: The publishers whose attestations verified (PEP 740 publisher objects).
+    publishers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: The verified provenance object, served by the Integrity API.
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: Path in the file store once the bytes were fetched (and matched ``sha256``).
+    path: Mapped[str | None] = mapped_column(String(400))
+    first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: On the upstream page when the project was first mirrored (its history, not news).
+    initial: Mapped[bool] = mapped_column(Boolean, default=False)
+    judged: Mapped[dt.datetime | None] = mapped_column()
+
+
+class MirrorPublisher(Base):
+    """A publisher seen for a mirrored project: first seen when, and whether it is accepted."""
+
+    __tablename__ = "mirror_publishers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("mirror_projects.id", ondelete="CASCADE"), index=True
+    )
+    publisher: Mapped[dict[str, Any]] = mapped_column()
+    first_version: Mapped[str | None] = mapped_column(String(100))
+    first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: How it came to be accepted: ``first use``, or the operator's ``release``.
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 def make_engine(url: str) -> Engine:

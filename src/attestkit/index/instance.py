@@ -22,6 +22,7 @@ from attestkit.index.storage import FileStore
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from attestkit.index.mirror import Mirror, MirrorConfig
     from attestkit.index.provenance import ProvenanceService
     from attestkit.sigstore.trust import TrustRoot
 
@@ -48,6 +49,8 @@ class IndexConfig:
     minted_token_lifetime: int = 900
     #: Externally visible base URL (absolute links); default: from each request.
     base_url: str | None = None
+    #: Mirror projects this index does not host from these upstreams (None: no mirror).
+    mirror: MirrorConfig | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -76,6 +79,15 @@ class Index:
         from attestkit.index.provenance import ProvenanceService
 
         return ProvenanceService(self.config.trust_roots)
+
+    @functools.cached_property
+    def mirror(self) -> Mirror | None:
+        """The verifying mirror of projects this index does not host, if configured."""
+        if self.config.mirror is None:
+            return None
+        from attestkit.index.mirror import Mirror
+
+        return Mirror(self, self.config.mirror)
 
     @classmethod
     def open(cls, config: IndexConfig) -> Index:

@@ -22,10 +22,13 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attestkit.core.constants import GITHUB_ISSUER, GITLAB_ISSUER, GOOGLE_ISSUER
 from attestkit.index.instance import Index, IndexConfig, OidcIssuer
+
+if TYPE_CHECKING:
+    from attestkit.index.mirror import MirrorConfig
 
 __all__ = ["PUBLIC_ISSUERS", "Served", "serve"]
 
@@ -68,6 +71,36 @@ class _Settings:
     #: Extra trust roots (ClientTrustConfig / TrustedRoot files) for attestations.
     trust_roots: tuple[str, ...] = ()
     public_sigstore: bool = True
+    #: Upstream Simple API roots mirrored, in priority order (empty: no mirror).
+    mirror: tuple[str, ...] = ()
+    mirror_ttl: float = 300.0
+    mirror_policy: str | None = None
+    local_only: tuple[str, ...] = ()
+
+    def mirror_config(self) -> MirrorConfig | None:
+        """The mirror these settings describe, or None."""
+        return _mirror_config(self.mirror, self.mirror_ttl, self.mirror_policy, self.local_only)
+
+
+def _mirror_config(
+    upstreams: Sequence[str],
+    ttl: float,
+    policy_file: str | os.PathLike[str] | None,
+    local_only: Sequence[str],
+) -> MirrorConfig | None:
+    """A mirror's configuration (policy file read, URLs checked); InputError otherwise."""
+    if not upstreams:
+        return None
+    from attestkit.core.install_policy import Policy
+    from attestkit.errors import InputError
+    from attestkit.index.mirror import MirrorConfig
+
+    if ttl < 0:
+        raise InputError("the mirror TTL must be 0 or more seconds")
+    policy = Policy.load(policy_file) if policy_file else Policy()
+    return MirrorConfig(
+        upstreams=tuple(upstreams), ttl=ttl, policy=policy, local_only=tuple(local_only)
+    )
 
 
 def _build(settings: _Settings) -> tuple[Any, Index, Any]:
@@ -114,6 +147,7 @@ def _build(settings: _Settings) -> tuple[Any, Index, Any]:
             trust_roots=tuple(trust_roots),
             oidc_issuers=issuers,
             base_url=settings.base_url,
+            mirror=settings.mirror_config(),
         )
     )
     app: Any = create_app(index, extra_routes)
@@ -125,7 +159,8 @@ def _build(settings: _Settings) -> tuple[Any, Index, Any]:
 def worker_app() -> Any:
     """The app factory each ``--workers`` process imports (settings from the environment)."""
     values = json.loads(os.environ[WORKER_ENV])
-    settings = _Settings(**{**values, "trust_roots": tuple(values["trust_roots"])})
+    tuples = ("trust_roots", "mirror", "local_only")
+    settings = _Settings(**{**values, **{key: tuple(values[key]) for key in tuples}})
     app, _, _ = _build(settings)
     return app
 
@@ -144,6 +179,10 @@ def serve(
     login_email: str | None = None,
     login_auto_approve: bool = False,
     workers: int = 1,
+    mirror: Sequence[str] = (),
+    mirror_ttl: float = 300.0,
+    mirror_policy: str | os.PathLike[str] | None = None,
+    local_only: Sequence[str] = (),
     on_ready: Callable[[Served], None] | None = None,
 ) -> None:
     """Serve until interrupted.  ``port=0`` picks a free port.
@@ -160,6 +199,11 @@ def serve(
     listening socket; the database, the file store and the Sigstore log are
     safe across processes (transactions; pages are cached per process but
     validated against the database on every request).
+
+    With ``mirror`` (upstream Simple API roots), projects the index does not
+    host are mirrored from them and verified (:mod:`attestkit.index.mirror`):
+    ``mirror_ttl`` seconds between revalidations, ``mirror_policy`` a policy
+    file (``[policy]``), ``local_only`` name patterns never read upstream.
     """
     import uvicorn
 
@@ -183,6 +227,7 @@ def serve(
                 f"{path} is the trust root of an attestkit development instance, whose"
                 " identities are simulated: a production index never trusts it"
             )
+    _mirror_config(mirror, mirror_ttl, mirror_policy, local_only)  # refuse bad ones now
     base = Path(data_dir)
     base.mkdir(parents=True, exist_ok=True)
     claim_data_dir(base, DEVELOPMENT if dev else PRODUCTION)
@@ -199,7 +244,12 @@ def serve(
         login_auto_approve=login_auto_approve,
         trust_roots=tuple(str(Path(p).resolve()) for p in trust_roots),
         public_sigstore=public_sigstore,
+        mirror=tuple(mirror),
+        mirror_ttl=mirror_ttl,
+        mirror_policy=str(Path(mirror_policy).resolve()) if mirror_policy else None,
+        local_only=tuple(local_only),
     )
+
     # Built here even with workers: keys, schema migrations and the log are created once,
     # before any worker starts.
     app, index, instance = _build(settings)

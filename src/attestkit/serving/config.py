@@ -18,6 +18,10 @@ reviewed place.  A flag given on the command line wins over the file.
     workers = 2
     public_sigstore = true       # trust public Sigstore (production root)
     trust_roots = ["private-sigstore.json"]   # plus these (ClientTrustConfig/TrustedRoot files)
+    mirror = ["https://pypi.org/simple/"]     # mirror projects not hosted here (verified)
+    mirror_ttl = 300             # seconds before a mirrored page is revalidated
+    mirror_policy = "attestkit.toml"          # [policy] for mirrored files (default: tofu)
+    local_only = ["acme-*"]      # names never fetched from upstream
 
     [sigstore]                   # attestkit sigstore serve: a private Sigstore
     host = "127.0.0.1"
@@ -66,6 +70,10 @@ class ServeConfig:
     login_auto_approve: bool | None = None
     public_sigstore: bool | None = None
     trust_roots: tuple[Path, ...] = ()
+    mirror: tuple[str, ...] = ()
+    mirror_ttl: int | None = None
+    mirror_policy: Path | None = None
+    local_only: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,10 @@ _TYPES: dict[str, type] = {
     "login_auto_approve": bool,
     "public_sigstore": bool,
     "trust_roots": list,
+    "mirror": list,
+    "mirror_ttl": int,
+    "mirror_policy": str,
+    "local_only": list,
     "ca_name": str,
     "issuers": list,
 }
@@ -142,8 +154,11 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     sigstore = _table(data, "sigstore", _SIGSTORE_KEYS, source)
     return Config(
         serve=ServeConfig(
-            **{k: v for k, v in serve.items() if k not in ("data_dir", "trust_roots")},
+            **{k: v for k, v in serve.items() if k not in _SERVE_SPECIAL},
             data_dir=_path(base, serve.get("data_dir")),
+            mirror=_strings(serve, "mirror", source),
+            mirror_policy=_path(base, serve.get("mirror_policy")),
+            local_only=_strings(serve, "local_only", source),
             trust_roots=tuple(
                 _path_item(base, item, f"serve.trust_roots[{i}]", source)
                 for i, item in enumerate(serve.get("trust_roots", []))
@@ -158,6 +173,16 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             ),
         ),
     )
+
+
+_SERVE_SPECIAL = ("data_dir", "trust_roots", "mirror", "mirror_policy", "local_only")
+
+
+def _strings(table: dict[str, Any], key: str, source: str) -> tuple[str, ...]:
+    items = table.get(key, [])
+    if not all(isinstance(item, str) and item for item in items):
+        raise InputError(f"serve.{key} must be an array of strings", source=source)
+    return tuple(items)
 
 
 def _table(data: dict[str, Any], name: str, keys: frozenset[str], source: str) -> dict[str, Any]:

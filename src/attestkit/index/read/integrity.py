@@ -65,6 +65,9 @@ def _lookup(
             select(Project).where(Project.normalized_name == normalize(project_name))
         )
         if project is None:
+            if index.mirror is not None:
+                # Not hosted here: a mirrored file's verified provenance
+                return index.mirror.provenance(normalize(project_name), version, filename)
             return f"No project named {project_name}", None
         releases = session.scalars(
             select(Release).where(

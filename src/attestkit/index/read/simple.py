@@ -27,6 +27,15 @@ in the same transaction.
 ``GET /files/{path}`` streams a stored distribution (only paths that belong
 to a file row) and ``GET /files/{path}.metadata`` its PEP 658 core metadata,
 byte for byte what ``core-metadata`` advertises.
+
+With a mirror (:mod:`attestkit.index.mirror`), a project the index does not host
+is served from its upstream: the same page format, the upstream's hashes,
+``requires-python``, ``size``, ``upload-time``, ``yanked``, core metadata and
+project status kept as they are, file and provenance URLs pointing at this
+index, and quarantined files left out.  A hosted project never falls through to
+upstream.  A page that could not be revalidated is served with
+``X-Attestkit-Stale`` (and ``Warning: 110``); one that was never fetched is a 503
+with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -70,6 +79,8 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from attestkit.index.instance import Index
+    from attestkit.index.mirror import Mirror
+    from attestkit.index.mirror.service import MirroredProject
 
 __all__ = [
     "API_VERSION",
@@ -79,6 +90,7 @@ __all__ = [
     "PageCache",
     "detail_json",
     "index_json",
+    "mirror_detail_json",
     "routes",
     "select_content_type",
 ]
@@ -215,6 +227,46 @@ def detail_json(base: str, project: ProjectView) -> dict[str, Any]:
     }
 
 
+def mirror_detail_json(base: str, project: MirroredProject) -> dict[str, Any]:
+    """The PEP 691 page of a mirrored project: upstream's data, this index's URLs, served files."""
+    from urllib.parse import quote
+
+    files = []
+    for f in project.files:
+        if not f.served:
+            continue
+        entry = f.entry
+        item: dict[str, Any] = {
+            "filename": f.filename,
+            "url": f"{base}/mirror/files/{f.sha256}/{quote(f.filename)}",
+            "hashes": dict(entry["hashes"]),
+            "requires-python": entry.get("requires-python"),
+        }
+        for key in ("size", "upload-time"):
+            if entry.get(key) is not None:
+                item[key] = entry[key]
+        metadata = entry.get("core-metadata") or False
+        item["yanked"] = entry.get("yanked", False)
+        item["data-dist-info-metadata"] = metadata
+        item["core-metadata"] = metadata
+        item["provenance"] = (
+            provenance_url(base, project.name, f.version, f.filename)
+            if f.has_provenance and f.version
+            else None
+        )
+        files.append(item)
+    versions = project.page.get("versions")
+    if not isinstance(versions, list):
+        versions = list(dict.fromkeys(f.version for f in project.files if f.version))
+    return {
+        "meta": {"api-version": API_VERSION, "_last-serial": project.serial},
+        "name": project.name,
+        "project-status": project.page.get("project-status") or {"status": "active"},
+        "versions": versions,
+        "files": files,
+    }
+
+
 def _index_html(prefix: str, projects: list[tuple[str, str, int]]) -> str:
     links = "".join(
         f'    <a href="{escape(f"{prefix}/simple/{normalized}/")}">{escape(name)}</a>\n'
@@ -252,12 +304,19 @@ def _anchor(file: dict[str, Any]) -> str:
 
 def _detail_html(doc: dict[str, Any]) -> str:
     name = escape(doc["name"])
+    status = doc["project-status"]
+    reason = (
+        f'    <meta name="pypi:project-status-reason" content="{escape(status["reason"])}">\n'
+        if status.get("reason")
+        else ""
+    )
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n'
         "  <head>\n"
         f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
-        f'    <meta name="pypi:project-status" content="{doc["project-status"]["status"]}">\n'
+        f'    <meta name="pypi:project-status" content="{escape(status["status"])}">\n'
+        f"{reason}"
         f"    <title>Links for {name}</title>\n"
         "  </head>\n"
         "  <body>\n"
@@ -304,11 +363,56 @@ def routes(index: Index, cache: PageCache | None = None) -> list[BaseRoute]:
         prefix = path_prefix(base_url(index, request))
         return RedirectResponse(f"{prefix}/simple/", status_code=301, headers=dict(CORS_HEADERS))
 
+    mirror_pages = PageCache()
+
+    def mirrored_detail(request: Request, mirror: Mirror, name: str, normalized: str) -> Response:
+        from attestkit.index.mirror import MirrorUnavailable
+
+        try:
+            state = mirror.state(normalized)
+        except MirrorUnavailable as exc:
+            return PlainTextResponse(
+                f"{exc.status} {exc.reason}",
+                status_code=exc.status,
+                headers={"Retry-After": str(exc.retry_after)} if exc.status == 503 else None,
+            )
+        if state is None:
+            return _not_found()
+        base = base_url(index, request)
+        if name != normalized or not request.scope["path"].endswith("/"):
+            return RedirectResponse(
+                f"{path_prefix(base)}/simple/{normalized}/",
+                status_code=301,
+                headers=dict(CORS_HEADERS),
+            )
+        content_type = select_content_type(request.headers.get("accept"))
+        key = (normalized, "json" if content_type == MIME_PYPI_SIMPLE_V1_JSON else "html", base)
+        page = mirror_pages.get(key, state.key)
+        if page is None:
+            project = mirror.view(normalized)
+            if project is None:
+                return _not_found()
+            doc = mirror_detail_json(base, project)
+            body = _body(content_type, doc, _detail_html(doc))
+            page = _Page(state.key, project.serial, body, etag_for(body))
+            if project.serial == state.serial:
+                mirror_pages.put(key, page)
+        headers = _headers(page.serial)
+        if state.stale is not None:
+            why = "".join(c for c in state.stale if " " <= c <= "~")[:300]
+            headers["X-Attestkit-Stale"] = f"upstream unavailable: {why}"
+            headers["Warning"] = '110 attestkit "Response is Stale"'
+        return respond(
+            request, page.body, content_type=content_type, headers=headers, etag=page.etag
+        )
+
     def simple_detail(request: Request) -> Response:
         name: str = request.path_params["name"]
         normalized = normalize(name)
         state = _project_state(index, normalized)
         if state is None:
+            if index.mirror is not None:
+                return mirrored_detail(request, index.mirror, name, normalized)
             return _not_found()
         base = base_url(index, request)
         if name != normalized or not request.scope["path"].endswith("/"):
