@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from urllib.parse import urlsplit
 
@@ -17,8 +19,10 @@ if TYPE_CHECKING:
 __all__ = [
     "UsageError",
     "fail_usage",
+    "iso_when",
     "policy_from_args",
     "print_json",
+    "print_table",
     "progress_wanted",
     "verifier_from_args",
 ]
@@ -160,3 +164,24 @@ def progress_wanted(enabled: bool = True) -> bool:
 def print_json(value: Any, stream: TextIO | None = None) -> None:
     """Write ``value`` as indented JSON and a newline (to stdout by default)."""
     (stream or sys.stdout).write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def iso_when(value: dt.datetime | None) -> str | None:
+    """A stored time as ISO 8601 UTC with ``Z`` (seconds), or None."""
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite returns naive UTC datetimes
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Print ``rows`` as aligned columns (``-`` for empty values)."""
+    if not rows:
+        print("(none)")
+        return
+    cells = [[("-" if row[c] in (None, "") else str(row[c])) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for r in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())

@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from attestkit.cli._common import fail_usage, print_json
+from attestkit.cli._common import fail_usage, iso_when, print_json, print_table
+from attestkit.cli._index_quarantine import QUARANTINE_HANDLERS, add_quarantine_parsers
 from attestkit.cli._options import EXIT_OK, Subparsers, add_json, add_verbose
 
 if TYPE_CHECKING:
@@ -79,26 +80,6 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _when(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite returns naive UTC datetimes
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    """Print ``rows`` as aligned columns (``-`` for empty values)."""
-    if not rows:
-        print("(none)")
-        return
-    cells = [[("-" if row[c] in (None, "") else str(row[c])) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for r in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
-
-
 def _user(session: Session, name: str) -> User:
     from attestkit.index import admin
 
@@ -133,13 +114,13 @@ def _user_list(session: Session, args: argparse.Namespace) -> _Report:
     from attestkit.index.db import User
 
     rows = [
-        {"id": u.id, "username": u.username, "email": u.email, "created": _when(u.created)}
+        {"id": u.id, "username": u.username, "email": u.email, "created": iso_when(u.created)}
         for u in session.scalars(select(User).order_by(User.username))
     ]
     if args.json:
         print_json(rows)
     else:
-        _table(rows, ("id", "username", "email", "created"))
+        print_table(rows, ("id", "username", "email", "created"))
     return None
 
 
@@ -173,7 +154,7 @@ def _project_list(session: Session, args: argparse.Namespace) -> _Report:
             "owners": owners.get(p.id, []),
             "serial": p.serial,
             "total_size": p.total_size,
-            "created": _when(p.created),
+            "created": iso_when(p.created),
         }
         for p in session.scalars(select(Project).order_by(Project.normalized_name))
     ]
@@ -181,7 +162,7 @@ def _project_list(session: Session, args: argparse.Namespace) -> _Report:
         print_json(rows)
     else:
         shown = [dict(r, owners=", ".join(r["owners"])) for r in rows]
-        _table(shown, ("name", "owners", "serial", "created"))
+        print_table(shown, ("name", "owners", "serial", "created"))
     return None
 
 
@@ -207,7 +188,7 @@ def _token_add(session: Session, args: argparse.Namespace) -> _Report:
         session, user=user, project=project, expires=expires, description=args.description
     )
     scope = f"project {project.name}" if project else "all of the user's projects"
-    until = f", expires {_when(expires)}" if expires else ""
+    until = f", expires {iso_when(expires)}" if expires else ""
     note = f"token {row.id} for {user.username} ({scope}{until}); it is shown only once"
 
     def report() -> None:
@@ -244,10 +225,10 @@ def _token_rows(session: Session) -> list[dict[str, Any]]:
                 "publisher_id": t.publisher_id,
                 "project": projects.get(project_id) if project_id is not None else None,
                 "description": t.description,
-                "created": _when(t.created),
-                "expires": _when(t.expires),
+                "created": iso_when(t.created),
+                "expires": iso_when(t.expires),
                 "expired": expires is not None and expires <= now,
-                "last_used": _when(t.last_used),
+                "last_used": iso_when(t.last_used),
             }
         )
     return rows
@@ -262,7 +243,7 @@ def _token_list(session: Session, args: argparse.Namespace) -> _Report:
             dict(r, expires=f"{r['expires']} (expired)" if r["expired"] else r["expires"])
             for r in rows
         ]
-        _table(shown, ("id", "owner", "project", "expires", "last_used", "description"))
+        print_table(shown, ("id", "owner", "project", "expires", "last_used", "description"))
     return None
 
 
@@ -331,7 +312,7 @@ def _publisher_list(session: Session, args: argparse.Namespace) -> _Report:
             "pending_project": p.pending_project_name,
             "added_by": users.get(p.added_by_id) if p.added_by_id is not None else None,
             "config": p.config,
-            "created": _when(p.created),
+            "created": iso_when(p.created),
         }
         for p in session.scalars(select(TrustedPublisher).order_by(TrustedPublisher.id))
     ]
@@ -347,7 +328,7 @@ def _publisher_list(session: Session, args: argparse.Namespace) -> _Report:
         )
         for r in rows
     ]
-    _table(shown, ("id", "kind", "project", "publisher", "added_by"))
+    print_table(shown, ("id", "kind", "project", "publisher", "added_by"))
     return None
 
 
@@ -362,59 +343,6 @@ def _publisher_remove(session: Session, args: argparse.Namespace) -> _Report:
     return lambda: print(text + " (and the tokens it minted)")
 
 
-# -- the mirror's quarantine ------------------------------------------------------------------
-
-
-def _quarantine_list(session: Session, args: argparse.Namespace) -> _Report:
-    from sqlalchemy import select
-
-    from attestkit.index.admin import normalize
-    from attestkit.index.db import MirrorFile, MirrorProject
-
-    query = (
-        select(MirrorProject.normalized_name, MirrorFile)
-        .join(MirrorFile, MirrorFile.project_id == MirrorProject.id)
-        .where(MirrorFile.state.in_(("quarantined", "rejected") if args.all else ("quarantined",)))
-        .order_by(MirrorProject.normalized_name, MirrorFile.filename)
-    )
-    if args.project:
-        query = query.where(MirrorProject.normalized_name == normalize(args.project))
-    rows: list[dict[str, Any]] = [
-        {
-            "project": name,
-            "version": f.version,
-            "filename": f.filename,
-            "state": f.state,
-            "flag": f.flag,
-            "reason": f.reason,
-            "publishers": f.publishers,
-            "first_seen": _when(f.first_seen),
-        }
-        for name, f in session.execute(query)
-    ]
-    if args.json:
-        print_json(rows)
-    else:
-        _table(rows, ("project", "filename", "flag", "state", "reason"))
-    return None
-
-
-def _quarantine_release(session: Session, args: argparse.Namespace) -> _Report:
-    from attestkit.index.mirror import release_file
-
-    row = release_file(session, args.project, args.filename)
-    accepted = ", ".join(str(p.get("repository") or p.get("email") or p) for p in row.publishers)
-    also = f"; accepted publisher {accepted}" if accepted else ""
-    return lambda: print(f"released {row.filename}: the mirror serves it{also}")
-
-
-def _quarantine_reject(session: Session, args: argparse.Namespace) -> _Report:
-    from attestkit.index.mirror import reject_file
-
-    row = reject_file(session, args.project, args.filename)
-    return lambda: print(f"rejected {row.filename}: the mirror never serves it")
-
-
 _HANDLERS: dict[tuple[str, str], _Handler] = {
     ("user", "add"): _user_add,
     ("user", "list"): _user_list,
@@ -426,9 +354,7 @@ _HANDLERS: dict[tuple[str, str], _Handler] = {
     ("publisher", "add"): _publisher_add,
     ("publisher", "list"): _publisher_list,
     ("publisher", "remove"): _publisher_remove,
-    ("quarantine", "list"): _quarantine_list,
-    ("quarantine", "release"): _quarantine_release,
-    ("quarantine", "reject"): _quarantine_reject,
+    **QUARANTINE_HANDLERS,
 }
 
 
@@ -539,21 +465,4 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     q = action(publishers, "remove", "delete a Trusted Publisher")
     q.add_argument("id", metavar="ID", type=int)
 
-    group = objects.add_parser(
-        "quarantine", help="mirrored files held back because their provenance failed the policy"
-    )
-    quarantine = group.add_subparsers(dest="index_action", metavar="ACTION", required=True)
-    q = action(quarantine, "list", "list quarantined mirrored files and why")
-    add_json(q)
-    q.add_argument("--project", metavar="P", help="only this project")
-    q.add_argument("--all", action="store_true", help="rejected files too")
-    q = action(
-        quarantine,
-        "release",
-        "serve a quarantined file and accept its publisher for the project from now on",
-    )
-    q.add_argument("project", metavar="PROJECT")
-    q.add_argument("filename", metavar="FILENAME")
-    q = action(quarantine, "reject", "never serve a quarantined file")
-    q.add_argument("project", metavar="PROJECT")
-    q.add_argument("filename", metavar="FILENAME")
+    add_quarantine_parsers(objects, action)

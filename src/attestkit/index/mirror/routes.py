@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from attestkit.index.mirror.service import FileRefused
+from attestkit.index.mirror.downloads import FileRefused, open_file, open_metadata
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -44,9 +44,9 @@ def routes(index: Index) -> list[BaseRoute]:
         filename: str = request.path_params["filename"]
         try:
             if filename.endswith(".metadata"):
-                data = mirror.open_metadata(sha256, filename.removesuffix(".metadata"))
+                data = open_metadata(mirror, sha256, filename.removesuffix(".metadata"))
                 return Response(data, media_type="application/octet-stream", headers=_FILE_HEADERS)
-            path = mirror.open_file(sha256, filename)
+            path = open_file(mirror, sha256, filename)
         except FileRefused as exc:
             return _refused(exc)
         return FileResponse(path, media_type="application/octet-stream", headers=_FILE_HEADERS)

@@ -31,7 +31,6 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from attestkit.core.constants import PUBLISH_PREDICATE_V1, SLSA_PREDICATE_V1
-from attestkit.index.admin import normalize
 from attestkit.index.provenance import FileProvenance
 from attestkit.index.read.web import (
     FileView,
@@ -51,7 +50,6 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from attestkit.index.instance import Index
-    from attestkit.index.mirror.service import MirroredFile, MirroredProject
 
 __all__ = ["Cell", "render", "routes"]
 
@@ -285,67 +283,6 @@ def _provenance(verdict: FileProvenance | None) -> dict[str, Any]:
 # Routes
 
 
-def mirror_context(view: MirroredProject, stale: str | None) -> dict[str, Any]:
-    """What ``mirror_project.html`` shows: releases with their states, files, publishers."""
-    from attestkit.core.install_policy import describe_identity
-    from attestkit.index.mirror.service import release_states
-
-    by_version: dict[str, list[MirroredFile]] = {}
-    for f in view.files:
-        if f.listed:
-            by_version.setdefault(f.version or "?", []).append(f)
-
-    def badge(f: MirroredFile) -> str:
-        if f.state in ("quarantined", "rejected"):
-            return "failed"
-        return "verified" if f.publishers else "not-attested"
-
-    def detail(f: MirroredFile) -> str:
-        if f.state in ("quarantined", "rejected"):
-            return f.reason or ""
-        return " and ".join(describe_identity(p) for p in f.publishers)
-
-    releases = [
-        {
-            "version": version,
-            "states": release_states(files),
-            "files": [
-                {
-                    "filename": f.filename,
-                    "badge": badge(f),
-                    "state": f.state,
-                    "detail": detail(f),
-                    "yanked": bool(f.entry.get("yanked")),
-                }
-                for f in files
-            ],
-        }
-        for version, files in reversed(list(by_version.items()))
-    ]
-    return {
-        "name": view.name,
-        "upstream": view.upstream,
-        "fetched": iso_z(view.fetched),
-        "stale": stale,
-        "quarantined": [
-            {"filename": f.filename, "reason": f.reason}
-            for f in view.files
-            if f.listed and f.state == "quarantined"
-        ],
-        "publishers": [
-            {
-                "identity": describe_identity(p),
-                "first_version": version,
-                "first_seen": iso_z(seen),
-                "accepted": accepted,
-                "note": note,
-            }
-            for p, version, seen, accepted, note in view.publishers
-        ],
-        "releases": releases,
-    }
-
-
 def routes(index: Index) -> list[BaseRoute]:
     """The web page routes of ``index``."""
     checker = index.provenance.checker
@@ -391,39 +328,16 @@ def routes(index: Index) -> list[BaseRoute]:
         ]
         return render("home.html", prefix=prefix, title="attestkit index", projects=projects)
 
-    def mirrored_page(request: Request, name: str) -> Response:
-        from attestkit.index.mirror import MirrorUnavailable
-
-        mirror = index.mirror
-        assert mirror is not None
-        normalized = normalize(name)
-        stale: str | None = None
-        try:
-            state = mirror.state(normalized)
-        except MirrorUnavailable as exc:
-            state, stale = None, exc.reason
-        else:
-            stale = state.stale if state is not None else None
-        view = mirror.view(normalized) if state is not None or stale else None
-        if view is None:
-            return not_found(request, f"No project named {name}.")
-        prefix = path_prefix(base_url(index, request))
-        if name != normalized or not request.url.path.endswith("/"):
-            return RedirectResponse(f"{prefix}/project/{normalized}/", status_code=301)
-        return render(
-            "mirror_project.html",
-            prefix=prefix,
-            title=f"{normalized} (mirrored)",
-            **mirror_context(view, stale),
-            simple=f"{prefix}/simple/{normalized}/",
-        )
-
     def project_page(request: Request) -> Response:
         name: str = request.path_params["name"]
         project = load_project(index, name, provenance=True)
         if project is None:
             if index.mirror is not None:
-                return mirrored_page(request, name)
+                from attestkit.index.read.mirrored import mirrored_page
+
+                return mirrored_page(index, request, name) or not_found(
+                    request, f"No project named {name}."
+                )
             return not_found(request, f"No project named {name}.")
         base = base_url(index, request)
         prefix = path_prefix(base)
