@@ -13,7 +13,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import requests
@@ -58,7 +58,9 @@ def test_real_pypi_provenance_verifies_through_the_mirror(
     assert requests.get(plain["url"], timeout=30).status_code == 200
     # The HTML page says the same, and its project-status is the upstream's.
     html = requests.get(f"{mirror.url}/simple/pypi-attestations/", timeout=30).text
-    assert 'data-provenance="' in html and '<meta name="pypi:project-status" content="active">' in html
+    assert (
+        'data-provenance="' in html and '<meta name="pypi:project-status" content="active">' in html
+    )
 
 
 def test_a_require_policy_quarantines_a_file_without_provenance(
@@ -111,9 +113,9 @@ def test_a_policy_binds_a_name_to_one_upstream(
 
 
 class _Canned(BaseHTTPRequestHandler):
-    routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+    routes: ClassVar[dict[str, tuple[int, dict[str, str], bytes]]] = {}
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         status, headers, body = self.routes.get(self.path, (404, {}, b"not found"))
         self.send_response(status)
         for key, value in headers.items():

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from attestkit.core.install_policy import Evidence, Policy
+from attestkit.core.install_policy import Evidence, Policy, Status
 from attestkit.index.mirror.verdicts import Candidate, Decision, baseline_of, decide
 
 A = {"kind": "GitHub", "repository": "octo/pkg", "workflow": "release.yml", "environment": None}
@@ -15,7 +15,7 @@ G = {"kind": "GitLab", "repository": "group/pkg", "workflow_filepath": ".gitlab-
 
 
 def cand(version: str, publisher: dict[str, Any] | None, *, initial: bool = False) -> Candidate:
-    status = "verified" if publisher else "absent"
+    status: Status = "verified" if publisher else "absent"
     evidence = Evidence(
         "pkg", version, f"pkg-{version}.tar.gz", status, (publisher,) if publisher else ()
     )
