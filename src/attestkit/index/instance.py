@@ -101,7 +101,10 @@ class Index:
             yield session
 
     def close(self) -> None:
-        """Dispose of the database connections."""
+        """Finish the mirror's background work and dispose of the database connections."""
+        mirror = self.__dict__.get("mirror")
+        if mirror is not None:
+            mirror.close()
         self.engine.dispose()
 
 

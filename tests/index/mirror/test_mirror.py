@@ -44,11 +44,12 @@ def test_real_pypi_provenance_verifies_through_the_mirror(
     doc = _page(mirror.url, "pypi-attestations").json()
     (entry,) = doc["files"]
     assert entry["filename"] == SDIST
-    body = requests.get(entry["url"], timeout=30).content
-    assert body == (DATA / SDIST).read_bytes()
+    # Listed at once (judged in the background); its provenance is served once verified.
     provenance = requests.get(entry["provenance"], timeout=30)
     assert provenance.status_code == 200
     assert provenance.json() == json.loads((DATA / f"{SDIST}.provenance").read_text())
+    body = requests.get(entry["url"], timeout=30).content
+    assert body == (DATA / SDIST).read_bytes()
     view = mirror.index.mirror.view("pypi-attestations")
     (publisher,) = view.publishers
     assert publisher[0]["repository"] == "trailofbits/pypi-attestations" and publisher[3]
@@ -68,6 +69,9 @@ def test_a_require_policy_quarantines_a_file_without_provenance(
 ) -> None:
     policy = Policy.from_dict({"projects": {"rfc8785": {"mode": "require"}}})
     mirror = _mirror(index_server, lock_index, policy=policy)
+    (pending,) = _page(mirror.url, "rfc8785").json()["files"]
+    refused = requests.get(pending["url"], timeout=30)
+    assert refused.status_code == 403 and "the policy requires it" in refused.text
     assert _page(mirror.url, "rfc8785").json()["files"] == []
     with mirror.index.session() as session:
         row = session.query(MirrorFile).one()
@@ -86,13 +90,15 @@ def test_an_untrusted_root_quarantines_everything_attested(
     """Attestations that do not verify under the mirror's roots never pass (staging root)."""
     config = MirrorConfig(upstreams=(lock_index,), ttl=0)
     mirror = index_server(trust_roots=(TrustRoot.staging(),), mirror=config)
+    (pending,) = _page(mirror.url, "pypi-attestations").json()["files"]
+    sha = hashlib.sha256((DATA / SDIST).read_bytes()).hexdigest()
+    assert pending["url"] == f"{mirror.url}/mirror/files/{sha}/{SDIST}"
+    r = requests.get(pending["url"], timeout=30)
+    assert r.status_code == 403 and "does not verify" in r.text
     assert _page(mirror.url, "pypi-attestations").json()["files"] == []
     with mirror.index.session() as session:
         row = session.query(MirrorFile).one()
         assert row.flag == "signature"
-    sha = hashlib.sha256((DATA / SDIST).read_bytes()).hexdigest()
-    r = requests.get(f"{mirror.url}/mirror/files/{sha}/{SDIST}", timeout=30)
-    assert r.status_code == 403 and "does not verify" in r.text
     integrity = requests.get(
         f"{mirror.url}/integrity/pypi-attestations/0.0.19/{SDIST}/provenance", timeout=30
     )

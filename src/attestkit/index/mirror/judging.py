@@ -165,7 +165,11 @@ def _apply(
             )
         )
         if project.baseline_version is None:
-            first = baseline_of(c for _, c, _ in judged)
+            # The first page's files set the baseline; files that appeared later never
+            # do while the first page has an attested release (they are what is judged).
+            first = baseline_of(c for _, c, _ in judged if c.initial) or baseline_of(
+                c for _, c, _ in judged
+            )
             if first is not None:
                 project.baseline_version = first[0]
                 for publisher in first[1]:

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from attestkit.index.db import MirrorFile, MirrorProject, MirrorPublisher, utcnow
@@ -56,6 +58,17 @@ __all__ = [
     "MirroredFile",
     "MirroredProject",
 ]
+
+
+logger = logging.getLogger(__name__)
+
+_STATE = select(
+    MirrorProject.id,
+    MirrorProject.serial,
+    MirrorProject.created,
+    MirrorProject.fetched,
+    MirrorProject.upstream,
+).where(MirrorProject.normalized_name == bindparam("name"))
 
 
 class MirrorUnavailable(Exception):  # noqa: N818 - a state the HTTP layer turns into 503/502
@@ -100,8 +113,16 @@ class MirroredFile:
     first_seen: Any
 
     @property
-    def served(self) -> bool:
-        return self.listed and self.state in SERVED
+    def shown(self) -> bool:
+        """Listed on the Simple API: on upstream's page and not held back (pending included)."""
+        return self.listed and (self.state in SERVED or self.state == "pending")
+
+    @property
+    def advertises_provenance(self) -> bool:
+        """Whether the page points at provenance: verified, or announced upstream and pending."""
+        if self.state == "pending":
+            return bool(self.entry.get("provenance"))
+        return self.has_provenance
 
 
 @dataclass(frozen=True)
@@ -151,6 +172,7 @@ class Mirror:
         self._name_locks: dict[str, threading.Lock] = {}
         #: Upstream root -> (monotonic time until which it is not tried, why).
         self._down: dict[str, tuple[float, str]] = {}
+        self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mirror-judge")
 
     @functools.cached_property
     def verifiers(self) -> list[Verifier]:
@@ -170,12 +192,14 @@ class Mirror:
         upstreams = self.config.upstreams_for(normalized)
         if not upstreams:
             return None
-        row = self._row(normalized)
-        if row is not None and row.upstream in upstreams and self._fresh(row):
-            return MirrorState(row.id, row.serial, row.created)
+        # The common case, a fresh cached page, costs one indexed single-row query.
+        with self.index.engine.connect() as conn:
+            light = conn.execute(_STATE, {"name": normalized}).first()
+        if light is not None and light.upstream in upstreams and self._fresh(light.fetched):
+            return MirrorState(light.id, light.serial, light.created)
         with self.lock_for(normalized):
             row = self._row(normalized)
-            if row is not None and row.upstream in upstreams and self._fresh(row):
+            if row is not None and row.upstream in upstreams and self._fresh(row.fetched):
                 return MirrorState(row.id, row.serial, row.created)
             return self._refresh(normalized, row, upstreams)
 
@@ -231,9 +255,22 @@ class Mirror:
                 select(MirrorProject).where(MirrorProject.normalized_name == normalized)
             )
 
-    def _fresh(self, row: MirrorProject) -> bool:
-        age = (utcnow() - _aware(row.fetched)).total_seconds()
+    def _fresh(self, fetched: dt.datetime) -> bool:
+        age = (utcnow() - _aware(fetched)).total_seconds()
         return 0 <= age < self.config.ttl
+
+    def _judge_in_background(self, project_id: int, normalized: str) -> None:
+        try:
+            with self.lock_for(normalized):
+                judge_pending(self, project_id, normalized, self.config.eager)
+        except Exception:  # a background task has nobody to raise to: log, retry on demand
+            logger.exception(
+                "judging the files of %s failed; they are judged on download", normalized
+            )
+
+    def close(self) -> None:
+        """Wait for background judging to finish (before the database is closed)."""
+        self._background.shutdown(wait=True)
 
     def lock_for(self, normalized: str) -> threading.Lock:
         """The lock this process holds while it reads or judges ``normalized`` upstream."""
@@ -283,7 +320,13 @@ class Mirror:
                     return None
                 continue
             project_id = self._store(normalized, root, row, page)
-            judge_pending(self, project_id, normalized, self.config.eager)
+            if row is None:
+                # First fetch: answer now and judge in the background.  Nothing is served
+                # before its verdict: a download (or provenance read) of a pending file
+                # judges it first, under this name's lock.
+                self._background.submit(self._judge_in_background, project_id, normalized)
+            else:
+                judge_pending(self, project_id, normalized, self.config.eager)
             with self.index.session() as session:
                 project = session.get(MirrorProject, project_id)
                 assert project is not None
@@ -408,6 +451,15 @@ class Mirror:
                 or (canonicalize_version(row.version) != canonicalize_version(version))
             ):
                 return f"No file {filename} in {normalized} {version}", None
-            if row.state not in SERVED or not row.listed:
+            file_id, project_id, state = row.id, project.id, row.state
+            if (state not in SERVED and state != "pending") or not row.listed:
                 return None, None
-            return None, (dict(row.provenance) if row.provenance is not None else None)
+            if state != "pending":
+                return None, (dict(row.provenance) if row.provenance is not None else None)
+        with self.lock_for(normalized):
+            judge_pending(self, project_id, normalized, 1, only=[file_id])
+        with self.index.session() as session:
+            judged = session.get(MirrorFile, file_id)
+            if judged is None or judged.state not in SERVED or judged.provenance is None:
+                return None, None
+            return None, dict(judged.provenance)

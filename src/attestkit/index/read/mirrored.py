@@ -40,6 +40,8 @@ def mirror_context(view: MirroredProject, stale: str | None) -> dict[str, Any]:
     def badge(f: MirroredFile) -> str:
         if f.state in ("quarantined", "rejected"):
             return "failed"
+        if f.state == "pending":
+            return "unchecked" if f.advertises_provenance else "not-attested"
         return "verified" if f.publishers else "not-attested"
 
     def detail(f: MirroredFile) -> str:

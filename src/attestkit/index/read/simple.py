@@ -35,13 +35,19 @@ project status kept as they are, file and provenance URLs pointing at this
 index, and quarantined files left out.  A hosted project never falls through to
 upstream.  A page that could not be revalidated is served with
 ``X-Attestkit-Stale`` (and ``Warning: 110``); one that was never fetched is a 503
-with ``Retry-After``.
+with ``Retry-After``.  A mirrored page's state, once read from the database, is
+trusted by the process for :data:`MIRROR_RECHECK` seconds (never longer than the
+mirror's TTL: with a TTL of 0 every read goes to the database), so that cached
+mirrored pages are answered on the event loop without a database round trip;
+an operator's release, or a project created here under a mirrored name by
+another process, shows within that second.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -49,6 +55,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -79,7 +86,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from attestkit.index.instance import Index
-    from attestkit.index.mirror import Mirror
+    from attestkit.index.mirror import Mirror, MirrorState
     from attestkit.index.mirror.service import MirroredProject
 
 __all__ = [
@@ -104,6 +111,8 @@ _OFFERS = (MIME_TEXT_HTML, MIME_PYPI_SIMPLE_V1_HTML, MIME_PYPI_SIMPLE_V1_JSON)
 _FILE_HEADERS = {"Cache-Control": "max-age=31536000, public, immutable"}
 #: Bytes of rendered project pages an index keeps (a page above a quarter is not kept).
 PAGE_CACHE_BYTES = 32 * 1024 * 1024
+#: Seconds a mirrored page's state read from the database is trusted without reading it again.
+MIRROR_RECHECK = 1.0
 
 
 @lru_cache(maxsize=256)
@@ -233,7 +242,7 @@ def mirror_detail_json(base: str, project: MirroredProject) -> dict[str, Any]:
 
     files = []
     for f in project.files:
-        if not f.served:
+        if not f.shown:
             continue
         entry = f.entry
         item: dict[str, Any] = {
@@ -251,7 +260,7 @@ def mirror_detail_json(base: str, project: MirroredProject) -> dict[str, Any]:
         item["core-metadata"] = metadata
         item["provenance"] = (
             provenance_url(base, project.name, f.version, f.filename)
-            if f.has_provenance and f.version
+            if f.advertises_provenance and f.version
             else None
         )
         files.append(item)
@@ -364,6 +373,8 @@ def routes(index: Index, cache: PageCache | None = None) -> list[BaseRoute]:
         return RedirectResponse(f"{prefix}/simple/", status_code=301, headers=dict(CORS_HEADERS))
 
     mirror_pages = PageCache()
+    #: Mirrored (not hosted) names: when their state was last read, and that state.
+    checked: dict[str, tuple[float, MirrorState]] = {}
 
     def mirrored_detail(request: Request, mirror: Mirror, name: str, normalized: str) -> Response:
         from attestkit.index.mirror import MirrorUnavailable
@@ -377,7 +388,9 @@ def routes(index: Index, cache: PageCache | None = None) -> list[BaseRoute]:
                 headers={"Retry-After": str(exc.retry_after)} if exc.status == 503 else None,
             )
         if state is None:
+            checked.pop(normalized, None)
             return _not_found()
+        checked[normalized] = (time.monotonic(), state)
         base = base_url(index, request)
         if name != normalized or not request.scope["path"].endswith("/"):
             return RedirectResponse(
@@ -406,7 +419,27 @@ def routes(index: Index, cache: PageCache | None = None) -> list[BaseRoute]:
             request, page.body, content_type=content_type, headers=headers, etag=page.etag
         )
 
-    def simple_detail(request: Request) -> Response:
+    async def simple_detail(request: Request) -> Response:
+        """A cached mirrored page checked within the last second, else :func:`detail`."""
+        name: str = request.path_params["name"]
+        seen = checked.get(name)
+        window = min(MIRROR_RECHECK, index.mirror.config.ttl) if index.mirror else 0.0
+        if seen is not None and time.monotonic() - seen[0] < window:
+            state = seen[1]
+            content_type = select_content_type(request.headers.get("accept"))
+            fmt = "json" if content_type == MIME_PYPI_SIMPLE_V1_JSON else "html"
+            page = mirror_pages.get((name, fmt, base_url(index, request)), state.key)
+            if page is not None and state.stale is None and request.scope["path"].endswith("/"):
+                return respond(
+                    request,
+                    page.body,
+                    content_type=content_type,
+                    headers=_headers(page.serial),
+                    etag=page.etag,
+                )
+        return await run_in_threadpool(detail, request)
+
+    def detail(request: Request) -> Response:
         name: str = request.path_params["name"]
         normalized = normalize(name)
         state = _project_state(index, normalized)
