@@ -43,7 +43,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -118,7 +118,7 @@ def start_devpi_mirror(base: Path, upstream: str) -> ib.Server:
 def timed_get(url: str, accept: str = HTML_ACCEPT) -> tuple[float, int, bytes]:
     """(ms, status, body) of one GET on a new connection, as an installer's first request."""
     parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    conn = http.client.HTTPConnection(parts.hostname or ib.HOST, parts.port, timeout=120)
     start = time.perf_counter()
     try:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -135,10 +135,7 @@ _HREF = re.compile(rb'href="([^"#]+)[^"]*"[^>]*>\s*([^<\s]+)\s*<')
 
 def file_urls(base: str, body: bytes) -> dict[str, str]:
     """Filename -> absolute URL from an HTML project page."""
-    return {
-        name.decode(): requests.compat.urljoin(base, href.decode())
-        for href, name in _HREF.findall(body)
-    }
+    return {name.decode(): urljoin(base, href.decode()) for href, name in _HREF.findall(body)}
 
 
 def main() -> int:
