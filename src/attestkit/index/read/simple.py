@@ -35,19 +35,13 @@ project status kept as they are, file and provenance URLs pointing at this
 index, and quarantined files left out.  A hosted project never falls through to
 upstream.  A page that could not be revalidated is served with
 ``X-Attestkit-Stale`` (and ``Warning: 110``); one that was never fetched is a 503
-with ``Retry-After``.  A mirrored page's state, once read from the database, is
-trusted by the process for :data:`MIRROR_RECHECK` seconds (never longer than the
-mirror's TTL: with a TTL of 0 every read goes to the database), so that cached
-mirrored pages are answered on the event loop without a database round trip;
-an operator's release, or a project created here under a mirrored name by
-another process, shows within that second.
+with ``Retry-After`` (:mod:`attestkit.index.read.mirrored_simple`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -86,8 +80,6 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from attestkit.index.instance import Index
-    from attestkit.index.mirror import Mirror, MirrorState
-    from attestkit.index.mirror.service import MirroredProject
 
 __all__ = [
     "API_VERSION",
@@ -97,7 +89,6 @@ __all__ = [
     "PageCache",
     "detail_json",
     "index_json",
-    "mirror_detail_json",
     "routes",
     "select_content_type",
 ]
@@ -111,8 +102,6 @@ _OFFERS = (MIME_TEXT_HTML, MIME_PYPI_SIMPLE_V1_HTML, MIME_PYPI_SIMPLE_V1_JSON)
 _FILE_HEADERS = {"Cache-Control": "max-age=31536000, public, immutable"}
 #: Bytes of rendered project pages an index keeps (a page above a quarter is not kept).
 PAGE_CACHE_BYTES = 32 * 1024 * 1024
-#: Seconds a mirrored page's state read from the database is trusted without reading it again.
-MIRROR_RECHECK = 1.0
 
 
 @lru_cache(maxsize=256)
@@ -236,46 +225,6 @@ def detail_json(base: str, project: ProjectView) -> dict[str, Any]:
     }
 
 
-def mirror_detail_json(base: str, project: MirroredProject) -> dict[str, Any]:
-    """The PEP 691 page of a mirrored project: upstream's data, this index's URLs, served files."""
-    from urllib.parse import quote
-
-    files = []
-    for f in project.files:
-        if not f.shown:
-            continue
-        entry = f.entry
-        item: dict[str, Any] = {
-            "filename": f.filename,
-            "url": f"{base}/mirror/files/{f.sha256}/{quote(f.filename)}",
-            "hashes": dict(entry["hashes"]),
-            "requires-python": entry.get("requires-python"),
-        }
-        for key in ("size", "upload-time"):
-            if entry.get(key) is not None:
-                item[key] = entry[key]
-        metadata = entry.get("core-metadata") or False
-        item["yanked"] = entry.get("yanked", False)
-        item["data-dist-info-metadata"] = metadata
-        item["core-metadata"] = metadata
-        item["provenance"] = (
-            provenance_url(base, project.name, f.version, f.filename)
-            if f.advertises_provenance and f.version
-            else None
-        )
-        files.append(item)
-    versions = project.page.get("versions")
-    if not isinstance(versions, list):
-        versions = list(dict.fromkeys(f.version for f in project.files if f.version))
-    return {
-        "meta": {"api-version": API_VERSION, "_last-serial": project.serial},
-        "name": project.name,
-        "project-status": project.page.get("project-status") or {"status": "active"},
-        "versions": versions,
-        "files": files,
-    }
-
-
 def _index_html(prefix: str, projects: list[tuple[str, str, int]]) -> str:
     links = "".join(
         f'    <a href="{escape(f"{prefix}/simple/{normalized}/")}">{escape(name)}</a>\n'
@@ -372,71 +321,15 @@ def routes(index: Index, cache: PageCache | None = None) -> list[BaseRoute]:
         prefix = path_prefix(base_url(index, request))
         return RedirectResponse(f"{prefix}/simple/", status_code=301, headers=dict(CORS_HEADERS))
 
-    mirror_pages = PageCache()
-    #: Mirrored (not hosted) names: when their state was last read, and that state.
-    checked: dict[str, tuple[float, MirrorState]] = {}
+    from attestkit.index.read.mirrored_simple import MirroredPages  # it builds on this module
 
-    def mirrored_detail(request: Request, mirror: Mirror, name: str, normalized: str) -> Response:
-        from attestkit.index.mirror import MirrorUnavailable
-
-        try:
-            state = mirror.state(normalized)
-        except MirrorUnavailable as exc:
-            return PlainTextResponse(
-                f"{exc.status} {exc.reason}",
-                status_code=exc.status,
-                headers={"Retry-After": str(exc.retry_after)} if exc.status == 503 else None,
-            )
-        if state is None:
-            checked.pop(normalized, None)
-            return _not_found()
-        checked[normalized] = (time.monotonic(), state)
-        base = base_url(index, request)
-        if name != normalized or not request.scope["path"].endswith("/"):
-            return RedirectResponse(
-                f"{path_prefix(base)}/simple/{normalized}/",
-                status_code=301,
-                headers=dict(CORS_HEADERS),
-            )
-        content_type = select_content_type(request.headers.get("accept"))
-        key = (normalized, "json" if content_type == MIME_PYPI_SIMPLE_V1_JSON else "html", base)
-        page = mirror_pages.get(key, state.key)
-        if page is None:
-            project = mirror.view(normalized)
-            if project is None:
-                return _not_found()
-            doc = mirror_detail_json(base, project)
-            body = _body(content_type, doc, _detail_html(doc))
-            page = _Page(state.key, project.serial, body, etag_for(body))
-            if project.serial == state.serial:
-                mirror_pages.put(key, page)
-        headers = _headers(page.serial)
-        if state.stale is not None:
-            why = "".join(c for c in state.stale if " " <= c <= "~")[:300]
-            headers["X-Attestkit-Stale"] = f"upstream unavailable: {why}"
-            headers["Warning"] = '110 attestkit "Response is Stale"'
-        return respond(
-            request, page.body, content_type=content_type, headers=headers, etag=page.etag
-        )
+    mirrored = MirroredPages(index)
 
     async def simple_detail(request: Request) -> Response:
         """A cached mirrored page checked within the last second, else :func:`detail`."""
-        name: str = request.path_params["name"]
-        seen = checked.get(name)
-        window = min(MIRROR_RECHECK, index.mirror.config.ttl) if index.mirror else 0.0
-        if seen is not None and time.monotonic() - seen[0] < window:
-            state = seen[1]
-            content_type = select_content_type(request.headers.get("accept"))
-            fmt = "json" if content_type == MIME_PYPI_SIMPLE_V1_JSON else "html"
-            page = mirror_pages.get((name, fmt, base_url(index, request)), state.key)
-            if page is not None and state.stale is None and request.scope["path"].endswith("/"):
-                return respond(
-                    request,
-                    page.body,
-                    content_type=content_type,
-                    headers=_headers(page.serial),
-                    etag=page.etag,
-                )
+        recent = mirrored.recent(request)
+        if recent is not None:
+            return recent
         return await run_in_threadpool(detail, request)
 
     def detail(request: Request) -> Response:
@@ -445,7 +338,7 @@ def routes(index: Index, cache: PageCache | None = None) -> list[BaseRoute]:
         state = _project_state(index, normalized)
         if state is None:
             if index.mirror is not None:
-                return mirrored_detail(request, index.mirror, name, normalized)
+                return mirrored.detail(request, index.mirror, name, normalized)
             return _not_found()
         base = base_url(index, request)
         if name != normalized or not request.scope["path"].endswith("/"):
