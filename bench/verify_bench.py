@@ -1,4 +1,4 @@
-"""Library verification of one attestation whose certificate was never seen: attestkit vs sigstore-python.
+"""Verifying one attestation with a never-seen certificate: attestkit vs sigstore-python.
 
 Run: ``.venv/bin/python -m bench.verify_bench [--runs 200]``.
 
