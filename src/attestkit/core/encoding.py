@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,15 @@ from typing import Any
 from attestkit.errors import InputError
 
 __all__ = [
+    "MAX_JSON_DEPTH",
+    "MAX_TIMESTAMP",
+    "ascii_int",
     "atomic_write",
     "b64decode",
     "b64encode",
     "file_error",
     "loads_json",
+    "plausible_time",
     "read_bytes",
     "read_json",
 ]
@@ -51,20 +56,79 @@ def b64decode(value: object, *, what: str) -> bytes:
         raise InputError(f"{what}: not valid standard base64") from None
 
 
-def loads_json(data: bytes | str, *, what: str = "input") -> Any:
-    """Parse JSON from UTF-8 bytes (or text) with a one-line error on failure."""
+#: Deepest JSON nesting read from anywhere (real attestations and pages nest < 10 levels).
+MAX_JSON_DEPTH = 64
+#: Largest Unix time accepted in a token or log entry (the end of year 9998: any leeway
+#: added to it still makes a valid ``datetime``).
+MAX_TIMESTAMP = 253_370_764_799
+_ASCII_INT = re.compile(r"[0-9]{1,18}")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests deeper than ``limit`` (iterative: no recursion of its own)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > limit:
+                return True
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def loads_json(
+    data: bytes | str,
+    *,
+    what: str = "input",
+    max_bytes: int | None = None,
+    max_depth: int = MAX_JSON_DEPTH,
+) -> Any:
+    """Parse untrusted JSON: UTF-8, at most ``max_bytes``, ``max_depth`` levels, no NaN.
+
+    Every refusal is an :class:`InputError` with a one-line reason, including the
+    inputs ``json.loads`` would let escape as ``RecursionError`` (deep nesting) or
+    accept although they are not JSON (``NaN``, ``Infinity``).  The one JSON reader for
+    everything attestkit reads from outside: files, request bodies, upstream indexes.
+    """
+    if max_bytes is not None and len(data) > max_bytes:
+        raise InputError(f"{what} is larger than {max_bytes} bytes")
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError:
         raise InputError(f"{what} is not UTF-8 text") from None
     try:
-        return json.loads(text)
+        value = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{what} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
-    except RecursionError:
-        raise InputError(f"{what} is not valid JSON (nested too deeply)") from None
+    except (RecursionError, ValueError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise InputError(f"{what} is not valid JSON ({why})") from None
+    if _depth_exceeds(value, max_depth):
+        raise InputError(f"{what} is nested more than {max_depth} levels deep")
+    return value
+
+
+def ascii_int(value: str | None) -> int | None:
+    """A non-negative decimal integer of ASCII digits only (``²`` and ``１`` are not), or None."""
+    if value is None or not _ASCII_INT.fullmatch(value):
+        return None
+    return int(value)
+
+
+def plausible_time(value: object) -> float | None:
+    """A JSON number that can be a Unix time (0 to :data:`MAX_TIMESTAMP`), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not 0 <= value <= MAX_TIMESTAMP:
+        return None
+    return float(value)
 
 
 def file_error(exc: OSError, path: str | os.PathLike[str]) -> InputError:

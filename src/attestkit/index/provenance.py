@@ -171,12 +171,15 @@ class AttestationsRefusedError(AttestkitError):
 
 def parse_attestations(text: str) -> list[Attestation]:
     """§3 rows 3-5: a JSON array of one or two well-formed attestations."""
+    from attestkit.core.encoding import loads_json
     from attestkit.core.models import Attestation
 
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise AttestationsRefusedError(f"Malformed attestations: not valid JSON ({exc})") from None
+        data = loads_json(text, what="the attestations field")
+    except InputError as exc:
+        # "the attestations field is not valid JSON (...)" -> "not valid JSON (...)"
+        reason = exc.reason.removeprefix("the attestations field ").removeprefix("is ")
+        raise AttestationsRefusedError(f"Malformed attestations: {reason}") from None
     if not isinstance(data, list):
         raise AttestationsRefusedError(
             "Malformed attestations: expected a JSON array of attestations, got"

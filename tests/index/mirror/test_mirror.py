@@ -162,7 +162,7 @@ SHA = "a" * 64
     [
         ((500, {}, b"boom"), 503, "answered 500"),
         ((200, {"Content-Type": "text/html"}, b"<html>"), 502, "did not answer a PEP 691"),
-        ((200, {"Content-Type": JSON}, b"{not json"), 502, "is not JSON"),
+        ((200, {"Content-Type": JSON}, b"{not json"), 502, "is not valid JSON"),
         (_json({"meta": {"api-version": "2.0"}, "files": []}), 502, "speaks Simple API 2.0"),
         (_json({"files": "nope"}), 502, "no files array"),
     ],

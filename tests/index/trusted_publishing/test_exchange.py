@@ -902,3 +902,45 @@ def test_served_by_the_full_index_app(index_server: Callable[..., Server], issue
     github(server)
     for path in oidc.MINT_PATHS:
         assert exchange(server, github_token(issuer), path).status_code == 200
+
+
+# -- hostile input (hardening row 3): 4xx with PyPI's error shape, never a 500 -----------------
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"[" * 1000 + b"]" * 1000, "not valid JSON"),
+        (b'{"token": ' + b"[" * 100 + b"]" * 100 + b"}", "not valid JSON"),
+        (b'{"token": NaN}', "not valid JSON"),
+        (b"x" * (20 * 1024 * 1024), "exceeds"),
+    ],
+    ids=["deep-array", "deep-token", "nan", "20MB"],
+)
+def test_hostile_bodies_are_refused_with_the_error_shape(
+    server: Server, body: bytes, fragment: str
+) -> None:
+    code, description = error(post_raw(server, body))
+    assert code == "invalid-payload" and fragment in description
+
+
+def test_a_token_with_deep_json_claims_is_malformed(server: Server, keys: KeyStore) -> None:
+    import base64
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(b'{"alg": "RS256", "kid": "%s"}' % keys.oidc_kid.encode())
+    token = f"{header}.{b64(b'[' * 5000 + b']' * 5000)}.c2ln"
+    assert error(exchange(server, token)) == ("invalid-payload", "malformed JWT")
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+def test_an_absurd_time_claim_is_refused_not_a_crash(
+    server: Server, keys: KeyStore, alice: int, claim: str
+) -> None:
+    add_project(server, "demo")
+    github(server)
+    claims = {**github_claims(REPO, "release.yml"), "iss": GITHUB_ISSUER, claim: 10**20}
+    code, description = error(exchange(server, sign(claims, keys)))
+    assert code == "invalid-token" and f"the {claim!r} claim is not a Unix time" in description

@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
+from attestkit.core.encoding import loads_json
 from attestkit.core.issuers import is_loopback_host
+from attestkit.errors import InputError
 
 __all__ = [
     "MAX_PAGE",
@@ -190,8 +192,6 @@ class Upstream:
 
     def page(self, root: str, normalized: str, etag: str | None) -> UpstreamPage | str | None:
         """The page of ``normalized`` on ``root``; :data:`NOT_MODIFIED`; or None (404)."""
-        import json
-
         url = urljoin(root, f"{quote(normalized)}/")
         what = f"the project page of {normalized}"
         headers = {"Accept": ACCEPT}
@@ -212,9 +212,9 @@ class Upstream:
             raise UpstreamRefused(f"{url} did not answer a PEP 691 JSON page for {what}")
         body = self._read(response, MAX_PAGE, what)
         try:
-            doc = json.loads(body)
-        except ValueError:
-            raise UpstreamRefused(f"{what} at {url} is not JSON") from None
+            doc = loads_json(body, what=f"{what} at {url}")
+        except InputError as exc:
+            raise UpstreamRefused(exc.reason) from None
         if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
             raise UpstreamRefused(f"{url} is not a PEP 691 project page (no files array)")
         raw_meta = doc.get("meta")
@@ -242,8 +242,6 @@ class Upstream:
 
     def provenance(self, url: str, filename: str) -> dict[str, Any] | None:
         """The provenance object at ``url``, or None when upstream has none (404)."""
-        import json
-
         what = f"the provenance of {filename}"
         if not secure(url):
             raise UpstreamRefused(f"provenance URL {url} is not https://")
@@ -256,9 +254,9 @@ class Upstream:
             raise UpstreamRefused(f"{url} answered {response.status_code} for {what}")
         body = self._read(response, MAX_DOCUMENT, what)
         try:
-            doc = json.loads(body)
-        except ValueError:
-            raise UpstreamRefused(f"{what} at {url} is not JSON") from None
+            doc = loads_json(body, what=f"{what} at {url}")
+        except InputError as exc:
+            raise UpstreamRefused(exc.reason) from None
         if not isinstance(doc, dict):
             raise UpstreamRefused(f"{what} at {url} is not a JSON object")
         return doc

@@ -54,6 +54,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from attestkit.core.encoding import plausible_time
 from attestkit.core.issuers import OidcIssuer
 from attestkit.core.providers import PROVIDERS
 from attestkit.core.providers.base import ClaimRules, Mismatch
@@ -237,10 +238,11 @@ class TrustedPublishing:
         """Route ``token`` to its issuer and verify it; return the issuer and the claims."""
         import jwt
 
+        from attestkit.oidc.jwt import MalformedTokenError, unverified_token
+
         try:
-            unverified = jwt.decode(token, options={"verify_signature": False})
-            header = jwt.get_unverified_header(token)
-        except Exception:  # PyJWTError, and whatever else odd input makes the decoder raise
+            header, unverified = unverified_token(token)
+        except MalformedTokenError:
             raise MintError("invalid-payload", "malformed JWT") from None
         iss = unverified.get("iss")
         if not isinstance(iss, str) or not iss:
@@ -289,9 +291,10 @@ class TrustedPublishing:
             value = claims.get(name)
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _invalid_token(f"the {name!r} claim is not a number")
-            times[name] = float(value)
+            when = plausible_time(value)
+            if when is None:
+                raise _invalid_token(f"the {name!r} claim is not a Unix time")
+            times[name] = when
         if times["exp"] <= now - LEEWAY:
             ago = int(now - times["exp"])
             raise _invalid_token(f"the token expired {ago} s ago; request a new one")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from attestkit.errors import ServiceError
+from attestkit.core.encoding import loads_json
+from attestkit.errors import InputError, ServiceError
 
 if TYPE_CHECKING:
     pass
@@ -69,8 +69,8 @@ def _parse_body(body: bytes) -> str:
     if len(body) > MAX_BODY:
         raise MintError("invalid-payload", f"request body exceeds {MAX_BODY} bytes; {shape}")
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        payload = loads_json(body, what="request body")
+    except InputError:
         raise MintError("invalid-payload", f"request body is not valid JSON; {shape}") from None
     if not isinstance(payload, dict):
         raise MintError(

@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import re
 from typing import TYPE_CHECKING, Any, Final
 
@@ -178,16 +177,13 @@ def _pae(payload_type: str, payload: bytes) -> bytes:
 
 
 def _parse_json(text: bytes | str, what: str) -> object:
+    from attestkit.core.encoding import loads_json
+    from attestkit.errors import InputError
+
     try:
-        if isinstance(text, bytes):
-            text = text.decode("utf-8")
-        return json.loads(text, parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        return loads_json(text, what=what)
+    except InputError:
         raise AdmissionError(f"{what} is not valid JSON") from None
-
-
-def _no_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _object(value: object, what: str) -> dict[str, Any]:

@@ -24,7 +24,6 @@ instance it serves, and the routes read best beside each other.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -209,22 +208,38 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"code": status, "message": message}, status_code=status)
 
 
+#: Most items a search may ask for in each of its arrays (Rekor's limit).
+MAX_RETRIEVE = 10
+#: Largest request body the CA and the log read (Rekor v2 allows 4 MiB; entries here are KBs).
+MAX_BODY = 1024 * 1024
+
+
+class _BadBody(Exception):  # noqa: N818 - turned into a 4xx at once
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 async def _json_body(request: Request) -> Any:
-    raw = await request.body()
+    """The request's JSON body, read and parsed with bounds; :class:`_BadBody` otherwise."""
+    from attestkit.core.encoding import loads_json
+    from attestkit.errors import InputError
+    from attestkit.serving.bodies import BodyTooLarge, read_body
+
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return _BAD_JSON
-
-
-_BAD_JSON = object()
+        raw = await read_body(request, MAX_BODY)
+        return loads_json(raw, what="request body")
+    except BodyTooLarge as exc:
+        raise _BadBody(413, str(exc)) from None
+    except InputError as exc:
+        raise _BadBody(400, exc.reason) from None
 
 
 def _int_param(request: Request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if value is None or not value.isdigit():
-        return None
-    return int(value)
+    from attestkit.core.encoding import ascii_int
+
+    return ascii_int(request.query_params.get(name))
 
 
 def create_app(instance: LocalSigstore) -> Starlette:
@@ -270,7 +285,7 @@ def create_app(instance: LocalSigstore) -> Starlette:
         return _login_answer(location, status=303)
 
     async def token(request: Request) -> Response:
-        form = await request.form()
+        form = await request.form(max_files=0, max_fields=16, max_part_size=16 * 1024)
         result = instance.issuer.exchange(
             {k: str(v) for k, v in form.items()}, request.headers.get("authorization")
         )
@@ -292,9 +307,10 @@ def create_app(instance: LocalSigstore) -> Starlette:
 
     # -- CA ---------------------------------------------------------------------
     async def signing_cert(request: Request) -> Response:
-        body = await _json_body(request)
-        if body is _BAD_JSON:
-            return _error(400, "request body is not valid JSON")
+        try:
+            body = await _json_body(request)
+        except _BadBody as exc:
+            return _error(exc.status, exc.message)
         try:
             result = await run_in_threadpool(
                 instance.ca.signing_cert, body, request.headers.get("authorization")
@@ -314,9 +330,10 @@ def create_app(instance: LocalSigstore) -> Starlette:
 
     # -- Rekor --------------------------------------------------------------------
     async def create_entry(request: Request) -> Response:
-        body = await _json_body(request)
-        if body is _BAD_JSON:
-            return _error(400, "request body is not valid JSON")
+        try:
+            body = await _json_body(request)
+        except _BadBody as exc:
+            return _error(exc.status, exc.message)
 
         def work() -> dict[str, Any]:
             canonical = admit(body)
@@ -374,9 +391,18 @@ def create_app(instance: LocalSigstore) -> Starlette:
         return JSONResponse(await run_in_threadpool(log.entry_response, entry.index))
 
     async def retrieve(request: Request) -> Response:
-        body = await _json_body(request)
+        try:
+            body = await _json_body(request)
+        except _BadBody as exc:
+            return _error(exc.status, exc.message)
         if not isinstance(body, dict):
             return _error(400, "expected a JSON object")
+        for key in ("entryUUIDs", "logIndexes", "entries"):
+            value = body.get(key)
+            if value is not None and not isinstance(value, list):
+                return _error(400, f"{key} must be an array")
+            if value is not None and len(value) > MAX_RETRIEVE:
+                return _error(422, f"{key} has more than {MAX_RETRIEVE} items")
 
         def work() -> list[dict[str, Any]] | JSONResponse:
             results: list[dict[str, Any]] = []
@@ -385,7 +411,7 @@ def create_app(instance: LocalSigstore) -> Starlette:
                 if entry is not None:
                     results.append(log.entry_response(entry.index))
             for index in body.get("logIndexes") or []:
-                if isinstance(index, int) and 0 <= index < log.size():
+                if type(index) is int and 0 <= index < log.size():
                     results.append(log.entry_response(index))
             for proposed in body.get("entries") or []:
                 try:
