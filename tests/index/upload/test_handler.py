@@ -1224,3 +1224,51 @@ def test_attested_upload_over_http(
             signed["publish"],
         ]
         assert json.loads(provenance.uploaded_json) == [signed["slsa"], signed["publish"]]
+
+
+def _lying_wheel(directory: Path, inflated: int, declared: int) -> Path:
+    """A wheel whose METADATA says ``declared`` bytes in both headers but inflates to ``inflated``."""
+    import struct
+
+    wheel = make_wheel(directory)
+    member = "demo_pkg-1.0.dist-info/METADATA"
+    with zipfile.ZipFile(wheel) as zf:
+        others = {i.filename: zf.read(i) for i in zf.infolist() if i.filename != member}
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in others.items():
+            zf.writestr(name, data)
+        zf.writestr(member, b"Metadata-Version: 2.1\nName: demo-pkg\n" + b"\0" * inflated)
+    raw = bytearray(wheel.read_bytes())
+    with zipfile.ZipFile(wheel) as zf:
+        info = zf.getinfo(member)
+    # Local header: uncompressed size at +22; central directory entry: at +24.
+    struct.pack_into("<I", raw, info.header_offset + 22, declared)
+    name = member.encode()
+    central = raw.index(b"PK\x01\x02", 0)
+    while raw[central + 46 : central + 46 + len(name)] != name:
+        central = raw.index(b"PK\x01\x02", central + 4)
+    struct.pack_into("<I", raw, central + 24, declared)
+    wheel.write_bytes(bytes(raw))
+    return wheel
+
+
+def test_a_member_lying_about_its_size_is_refused_cleanly(server: Server, tmp_path: Path) -> None:
+    """Hardening row 2: a few hundred KB that inflate to 100 MB are a 400, not memory and a 500."""
+    wheel = _lying_wheel(tmp_path, inflated=100 * 1024 * 1024, declared=100)
+    assert wheel.stat().st_size < 1024 * 1024
+    response = post(server, setup_project(server), wheel)
+    assert response.status_code == 400
+    assert message(response) == (
+        "Invalid distribution file. demo_pkg-1.0.dist-info/METADATA cannot be read"
+        " (corrupt or inconsistent archive)"
+    )
+
+
+def test_a_member_over_the_read_limit_is_refused(server: Server, tmp_path: Path) -> None:
+    """An honest METADATA over 8 MiB (ratio under PyPI's threshold) is refused by the read cap."""
+    wheel = _lying_wheel(tmp_path, inflated=9 * 1024 * 1024, declared=9 * 1024 * 1024 + 38)
+    refused(
+        post(server, setup_project(server), wheel),
+        400,
+        "Invalid distribution file. demo_pkg-1.0.dist-info/METADATA is larger than 8 MiB",
+    )

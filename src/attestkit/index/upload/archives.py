@@ -23,6 +23,7 @@ import configparser
 import re
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 MiB = 1024 * 1024
+#: Largest member the index reads from an archive (METADATA, entry_points.txt).
+MAX_MEMBER = 8 * MiB
 _MAX_RATIO = 50
 _RATIO_THRESHOLD = 64 * MiB
 
@@ -92,16 +95,30 @@ class ArchiveInfo:
     #: ``{name}-{version}`` of a wheel's ``.dist-info`` directory, from its filename.
     dist_info: str | None = None
 
-    def read(self, member: str) -> bytes:
-        """The bytes of one member (which must exist)."""
-        if self.kind == "zip":
-            with zipfile.ZipFile(self.path) as zf:
-                return zf.read(member)
-        with tarfile.open(self.path, "r:gz") as tf:
-            extracted = tf.extractfile(member)
-            if extracted is None:
-                raise KeyError(member)
-            return extracted.read()
+    def read(self, member: str, limit: int | None = None) -> bytes:
+        """The bytes of one member (which must exist), at most ``limit`` of them.
+
+        Read through a bounded stream, never by the sizes the archive declares: a
+        member whose header lies about its size, or that inflates past ``limit``
+        (default :data:`MAX_MEMBER`), or whose data is corrupt, is a 400 with PyPI's
+        "Invalid distribution file" message, not memory or a 500.
+        """
+        limit = MAX_MEMBER if limit is None else limit
+        try:
+            if self.kind == "zip":
+                with zipfile.ZipFile(self.path) as zf, zf.open(member) as stream:
+                    data = stream.read(limit + 1)
+            else:
+                with tarfile.open(self.path, "r:gz") as tf:
+                    extracted = tf.extractfile(member)
+                    if extracted is None:
+                        raise _invalid(f"{member} is not a regular file")
+                    data = extracted.read(limit + 1)
+        except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, zlib.error):
+            raise _invalid(f"{member} cannot be read (corrupt or inconsistent archive)") from None
+        if len(data) > limit:
+            raise _invalid(f"{member} is larger than {limit // MiB} MiB")
+        return data
 
 
 def _invalid(msg: str) -> UploadError:
