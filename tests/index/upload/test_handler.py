@@ -1243,9 +1243,9 @@ def _lying_wheel(directory: Path, inflated: int, declared: int) -> Path:
         info = zf.getinfo(member)
     # Local header: uncompressed size at +22; central directory entry: at +24.
     struct.pack_into("<I", raw, info.header_offset + 22, declared)
-    name = member.encode()
+    encoded = member.encode()
     central = raw.index(b"PK\x01\x02", 0)
-    while raw[central + 46 : central + 46 + len(name)] != name:
+    while raw[central + 46 : central + 46 + len(encoded)] != encoded:
         central = raw.index(b"PK\x01\x02", central + 4)
     struct.pack_into("<I", raw, central + 24, declared)
     wheel.write_bytes(bytes(raw))
