@@ -239,13 +239,13 @@ def test_kill_9_during_uploads_keeps_acknowledged_files(tmp_path: Path) -> None:
             assert wheel.name in listed, wheel.name
             body = requests.get(listed[wheel.name]["url"], timeout=30).content
             assert body == wheel.read_bytes()
-        # Files that reached the store without a committed row are never served.
+        # Files that reached the store without a committed row were swept at start (row 6):
+        # the store holds exactly the served files and their metadata, incoming/ nothing.
         store = restarted.data_dir / "index" / "files"
         served_paths = {f["url"].split("/files/", 1)[1] for f in page["files"]}
-        for path in store.rglob("*.whl"):
-            rel = str(path.relative_to(store))
-            if rel not in served_paths:
-                assert requests.get(f"{restarted.url}/files/{rel}", timeout=30).status_code == 404
+        left = {str(p.relative_to(store)) for p in store.rglob("*") if p.is_file()}
+        assert left == served_paths | {f"{p}.metadata" for p in served_paths}
+        assert list((restarted.data_dir / "index" / "incoming").iterdir()) == []
         # And the index keeps working.
         extra = make_wheel(tmp_path, "demo-pkg", "9.9")
         assert twine(restarted.url, token, str(extra)).returncode == 0
@@ -305,3 +305,55 @@ def test_several_workers_share_the_index_and_the_log(tmp_path: Path) -> None:
         )
     finally:
         served.stop()
+
+
+def test_the_start_up_sweep_removes_orphans_and_keeps_referenced_files(tmp_path: Path) -> None:
+    """Hardening row 6: temp files, uploads without a row and incoming copies go; files stay."""
+    served = Served(tmp_path / "data")
+    d = str(served.data_dir)
+    served.ak("index", "--data-dir", d, "user", "add", "alice")
+    token = served.ak("index", "--data-dir", d, "token", "add", "--user", "alice")
+    wheel = make_wheel(tmp_path, "demo-pkg", "1.0")
+    assert _post_wheel(served.url, token, wheel).status_code == 200
+    served.stop()
+    index_dir = served.data_dir / "index"
+    store = index_dir / "files"
+    kept = {str(p.relative_to(store)) for p in store.rglob("*") if p.is_file()}
+    orphans = [
+        store / "ab" / "cd" / ("ef" * 30) / "demo_pkg-2.0-py3-none-any.whl",
+        store / "ab" / "cd" / ("ef" * 30) / ".demo_pkg-2.0-py3-none-any.whl.123.456.tmp",
+        index_dir / "incoming" / "upload-xyz.tmp",
+    ]
+    for orphan in orphans:
+        orphan.parent.mkdir(parents=True, exist_ok=True)
+        orphan.write_bytes(b"left by a killed server")
+    restarted = Served(tmp_path / "data")
+    try:
+        assert not any(o.exists() for o in orphans)
+        assert {str(p.relative_to(store)) for p in store.rglob("*") if p.is_file()} == kept
+        page = requests.get(
+            f"{restarted.url}/simple/demo-pkg/",
+            headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+            timeout=30,
+        ).json()
+        (entry,) = page["files"]
+        assert requests.get(entry["url"], timeout=30).content == wheel.read_bytes()
+    finally:
+        restarted.stop()
+
+
+def test_a_killed_server_is_not_taken_for_a_running_one(tmp_path: Path) -> None:
+    """Hardening row 8: after kill -9, `attestkit sigstore token` does not use its server.json."""
+    served = Served(tmp_path / "data")
+    sigstore_dir = served.data_dir / "sigstore"
+    assert (sigstore_dir / "server.json").exists()
+    served.stop(signal.SIGKILL)
+    assert (sigstore_dir / "server.json").exists()  # nobody could withdraw it
+    out = subprocess.run(
+        [sys.executable, "-m", "attestkit", "sigstore", "token", "--data-dir", str(sigstore_dir),
+         "--email", "dev@example.test"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stdout
+    assert "no instance is running" in out.stderr
+    assert not (sigstore_dir / "server.json").exists()

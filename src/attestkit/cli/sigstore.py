@@ -96,15 +96,15 @@ def _serve(args: argparse.Namespace, default_dir: Callable[[], Path]) -> int:
 def _running_url(data_dir: Path, explicit: str | None) -> str:
     if explicit:
         return explicit.rstrip("/")
-    info = data_dir / "server.json"
-    try:
-        url = json.loads(info.read_text())["url"]
-    except (OSError, ValueError, KeyError, TypeError):
+    from attestkit.serving.bootstrap import running_url
+
+    url = running_url(data_dir)
+    if url is None:
         fail_usage(
-            f"no running instance recorded in {info}; start `attestkit sigstore serve"
+            f"no instance is running from {data_dir}; start `attestkit sigstore serve"
             f" --data-dir {data_dir}` or pass --url"
         )
-    return str(url)
+    return url
 
 
 def _keys(data_dir: Path, *, development: bool = False) -> Any:

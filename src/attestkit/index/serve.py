@@ -253,6 +253,9 @@ def serve(
     # Built here even with workers: keys, schema migrations and the log are created once,
     # before any worker starts.
     app, index, instance = _build(settings)
+    from attestkit.index.sweep import sweep
+
+    sweep(index)  # what a killed server left behind; safe: the data directory is locked
     # PyPI puts its error messages in the reason phrase, where twine prints them; stock
     # uvicorn cannot send custom phrases, this protocol can (see attestkit.index.reasons).
     options: dict[str, Any] = {

@@ -3,7 +3,8 @@
 Layout as PyPI: ``{b2[0:2]}/{b2[2:4]}/{b2[4:]}/{filename}`` where ``b2`` is the
 file's BLAKE2b-256.  Files are written to a temporary name in the target
 directory, fsynced and renamed, so a reader or a crash never sees a partial
-file; an identical file already in place is left as is.
+file; an identical file already in place is left as is.  A failed write removes its
+temporary file; :meth:`FileStore.sweep` removes what a killed process left.
 """
 
 from __future__ import annotations
@@ -39,23 +40,43 @@ class FileStore:
         target = self.path(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.{id(target)}.tmp")
-        with tmp.open("wb") as out:
-            if data is not None:
-                out.write(data)
-            else:
-                assert data_path is not None
-                with data_path.open("rb") as src:
-                    while chunk := src.read(1 << 20):
-                        out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(target)
+        try:
+            with tmp.open("wb") as out:
+                if data is not None:
+                    out.write(data)
+                else:
+                    assert data_path is not None
+                    with data_path.open("rb") as src:
+                        while chunk := src.read(1 << 20):
+                            out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            tmp.replace(target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk or a crash mid-copy leaves nothing behind
+            raise
         directory = os.open(target.parent, os.O_RDONLY)
         try:
             os.fsync(directory)
         finally:
             os.close(directory)
         return target
+
+    def sweep(self, referenced: set[str]) -> list[str]:
+        """Remove temporary files and files no row references; the removed relative paths.
+
+        Only safe while no upload is in flight: ``attestkit serve`` runs it at start,
+        holding the data directory's lock, before it accepts a connection.
+        """
+        removed: list[str] = []
+        for path in self.root.rglob("*"):
+            if not path.is_file():
+                continue
+            relative = path.relative_to(self.root).as_posix()
+            if relative not in referenced:  # temporary files are never referenced
+                path.unlink(missing_ok=True)
+                removed.append(relative)
+        return removed
 
     def delete(self, relative: str) -> None:
         """Remove a stored file if present (used to roll back a failed upload)."""

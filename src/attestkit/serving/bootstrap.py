@@ -28,6 +28,7 @@ __all__ = [
     "listen",
     "lock_data_dir",
     "run",
+    "running_url",
     "withdraw",
 ]
 
@@ -89,6 +90,45 @@ def withdraw(directories: Sequence[Path]) -> None:
                 path.unlink()
         except (OSError, ValueError, AttributeError):
             pass
+
+
+def running_url(directory: Path) -> str | None:
+    """The URL in ``directory``'s ``server.json`` if that server is still running.
+
+    A server killed with SIGKILL cannot withdraw its file, so the file alone proves
+    nothing: the server must also still hold its data directory's lock (this
+    directory's, or its parent's for the Sigstore inside ``attestkit serve --dev``)
+    and its pid must be alive.  A stale file is removed.
+    """
+    import fcntl
+
+    path = directory / SERVER_INFO
+    try:
+        info = json.loads(path.read_text())
+        url, pid = info["url"], info["pid"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    alive = isinstance(pid, int) and isinstance(url, str)
+    if alive:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            alive = False
+        except PermissionError:
+            pass  # another user's live process
+    for lock_path in (directory / "lock", directory.parent / "lock"):
+        if alive and lock_path.exists():
+            with lock_path.open("a") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    break  # held: the server is running
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                alive = False
+    if not alive:
+        path.unlink(missing_ok=True)
+        return None
+    return str(url)
 
 
 @contextmanager

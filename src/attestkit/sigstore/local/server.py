@@ -475,7 +475,11 @@ def create_app(instance: LocalSigstore) -> Starlette:
         Route("/trust-config.json", trust_config),
         Route("/healthz", health),
     ]
-    return Starlette(routes=routes)
+    from attestkit.serving.faults import install
+
+    app = Starlette(routes=routes)
+    install(app)  # a full disk or a busy log database: 503/507, never a 500
+    return app
 
 
 def default_data_dir() -> Path:
