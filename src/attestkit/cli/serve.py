@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             mirror_ttl=float(pick(args.mirror_ttl, conf.mirror_ttl, 300)),
             mirror_policy=pick(args.mirror_policy, conf.mirror_policy, None),
             local_only=[*conf.local_only, *args.local_only],
+            allowed_hosts=[*conf.allowed_hosts, *args.allowed_host],
             on_ready=ready,
         )
     except (OSError, AttestkitError) as exc:
@@ -137,6 +138,14 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--audience", help="Trusted Publishing audience (default attestkit)")
     p.add_argument("--base-url", help="external URL for absolute links (default: per request)")
+    p.add_argument(
+        "--allowed-host",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="a Host name clients use (others get 400); repeatable. Required on a network"
+        " address unless --base-url is given; loopback names are allowed on loopback",
+    )
     p.add_argument("--login-email", metavar="EMAIL", help="identity of the embedded login (--dev)")
     p.add_argument(
         "--login-auto-approve",

@@ -29,9 +29,15 @@ def index_routes(index: Index) -> list[BaseRoute]:
 
 def create_app(index: Index, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     """The index application (plus ``extra_routes``, e.g. the local Sigstore's)."""
-    from attestkit.serving.faults import install
+    from starlette.middleware import Middleware
 
-    app = Starlette(routes=[*index_routes(index), *(extra_routes or [])])
+    from attestkit.serving.faults import install
+    from attestkit.serving.headers import SecurityHeadersMiddleware
+
+    app = Starlette(
+        routes=[*index_routes(index), *(extra_routes or [])],
+        middleware=[Middleware(SecurityHeadersMiddleware)],
+    )
     app.state.index = index
     install(app)  # database outages and full disks: 503/507, never a 500
     return app

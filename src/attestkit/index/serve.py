@@ -76,6 +76,8 @@ class _Settings:
     mirror_ttl: float = 300.0
     mirror_policy: str | None = None
     local_only: tuple[str, ...] = ()
+    #: ``Host`` names answered (others get 400); see ``serving.headers.allowed_hosts``.
+    allowed_hosts: tuple[str, ...] = ()
 
     def mirror_config(self) -> MirrorConfig | None:
         """The mirror these settings describe, or None."""
@@ -153,13 +155,17 @@ def _build(settings: _Settings) -> tuple[Any, Index, Any]:
     app: Any = create_app(index, extra_routes)
     if settings.dev:
         app = DevBannerMiddleware(app)
+    if settings.allowed_hosts:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app = TrustedHostMiddleware(app, allowed_hosts=list(settings.allowed_hosts))
     return app, index, instance
 
 
 def worker_app() -> Any:
     """The app factory each ``--workers`` process imports (settings from the environment)."""
     values = json.loads(os.environ[WORKER_ENV])
-    tuples = ("trust_roots", "mirror", "local_only")
+    tuples = ("trust_roots", "mirror", "local_only", "allowed_hosts")
     settings = _Settings(**{**values, **{key: tuple(values[key]) for key in tuples}})
     app, _, _ = _build(settings)
     return app
@@ -183,6 +189,7 @@ def serve(
     mirror_ttl: float = 300.0,
     mirror_policy: str | os.PathLike[str] | None = None,
     local_only: Sequence[str] = (),
+    allowed_hosts: Sequence[str] = (),
     on_ready: Callable[[Served], None] | None = None,
 ) -> None:
     """Serve until interrupted.  ``port=0`` picks a free port.
@@ -204,6 +211,10 @@ def serve(
     host are mirrored from them and verified (:mod:`attestkit.index.mirror`):
     ``mirror_ttl`` seconds between revalidations, ``mirror_policy`` a policy
     file (``[policy]``), ``local_only`` name patterns never read upstream.
+
+    Requests whose ``Host`` is not one of ``allowed_hosts`` (plus ``base_url``'s
+    host, plus the loopback names on a loopback address) get 400; a network
+    address with none of them is refused (:func:`attestkit.serving.headers.allowed_hosts`).
     """
     import uvicorn
 
@@ -228,6 +239,14 @@ def serve(
                 " identities are simulated: a production index never trusts it"
             )
     _mirror_config(mirror, mirror_ttl, mirror_policy, local_only)  # refuse bad ones now
+    from attestkit.serving.headers import allowed_hosts as hosts_for
+
+    hosts = hosts_for(host, allowed_hosts, base_url)
+    if hosts is None:
+        raise InputError(
+            f"listening on {host} needs the names clients use: --allowed-host NAME (repeatable)"
+            " or --base-url URL (absolute URLs are built from the Host header otherwise)"
+        )
     base = Path(data_dir)
     base.mkdir(parents=True, exist_ok=True)
     claim_data_dir(base, DEVELOPMENT if dev else PRODUCTION)
@@ -248,6 +267,7 @@ def serve(
         mirror_ttl=mirror_ttl,
         mirror_policy=str(Path(mirror_policy).resolve()) if mirror_policy else None,
         local_only=tuple(local_only),
+        allowed_hosts=tuple(hosts),
     )
 
     # Built here even with workers: keys, schema migrations and the log are created once,

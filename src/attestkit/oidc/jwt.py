@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from attestkit.errors import InputError
+
 __all__ = ["MAX_TOKEN", "MalformedTokenError", "signature_only_claims", "unverified_token"]
 
 #: Longest token read (CI tokens are 1-2 KB).
 MAX_TOKEN = 16 * 1024
 
 
-class MalformedTokenError(ValueError):
+class MalformedTokenError(InputError):
     """Not a JWT that can be read: the one-line reason."""
 
 
@@ -28,7 +30,6 @@ def unverified_token(token: object) -> tuple[dict[str, Any], dict[str, Any]]:
     import binascii
 
     from attestkit.core.encoding import loads_json
-    from attestkit.errors import InputError
 
     if not isinstance(token, str) or token.count(".") != 2:
         raise MalformedTokenError("not a JWT (want header.payload.signature)")

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from attestkit.errors import ServiceError
+
 if TYPE_CHECKING:
     from starlette.requests import Request
 
 __all__ = ["BodyTooLarge", "read_body"]
 
 
-class BodyTooLarge(Exception):  # noqa: N818 - the HTTP layer answers 413
+class BodyTooLarge(ServiceError):  # noqa: N818 - the HTTP layer answers 413
     """The request body is over the endpoint's limit."""
+
+    status = 413
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"request body is larger than {limit} bytes")

@@ -22,6 +22,7 @@ reviewed place.  A flag given on the command line wins over the file.
     mirror_ttl = 300             # seconds before a mirrored page is revalidated
     mirror_policy = "attestkit.toml"          # [policy] for mirrored files (default: tofu)
     local_only = ["acme-*"]      # names never fetched from upstream
+    allowed_hosts = ["pypi.example.com"]     # Host names answered (needed off loopback)
 
     [sigstore]                   # attestkit sigstore serve: a private Sigstore
     host = "127.0.0.1"
@@ -74,6 +75,7 @@ class ServeConfig:
     mirror_ttl: int | None = None
     mirror_policy: Path | None = None
     local_only: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ _TYPES: dict[str, type] = {
     "mirror_ttl": int,
     "mirror_policy": str,
     "local_only": list,
+    "allowed_hosts": list,
     "ca_name": str,
     "issuers": list,
 }
@@ -159,6 +162,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             mirror=_strings(serve, "mirror", source),
             mirror_policy=_path(base, serve.get("mirror_policy")),
             local_only=_strings(serve, "local_only", source),
+            allowed_hosts=_strings(serve, "allowed_hosts", source),
             trust_roots=tuple(
                 _path_item(base, item, f"serve.trust_roots[{i}]", source)
                 for i, item in enumerate(serve.get("trust_roots", []))
@@ -175,7 +179,14 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     )
 
 
-_SERVE_SPECIAL = ("data_dir", "trust_roots", "mirror", "mirror_policy", "local_only")
+_SERVE_SPECIAL = (
+    "data_dir",
+    "trust_roots",
+    "mirror",
+    "mirror_policy",
+    "local_only",
+    "allowed_hosts",
+)
 
 
 def _strings(table: dict[str, Any], key: str, source: str) -> tuple[str, ...]:

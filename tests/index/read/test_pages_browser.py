@@ -7,10 +7,12 @@ is driven from the command line only, no extra Python packages:
 ``--dump-dom`` gives the DOM after the page has loaded (parsed here with the
 standard library's ``html.parser``) and ``--screenshot`` a PNG.
 
-The layout check loads the pages into iframes of a probe page served by the
-same server (same origin), whose script measures each rendered page (any
-horizontal overflow, each badge's box and computed style) and writes the
-result into its own DOM, where ``--dump-dom`` picks it up.
+The layout check renders the pages in iframes of a probe page served by the
+same server (same origin). The pages refuse to be framed (``X-Frame-Options:
+DENY``), so the probe fetches each one and renders its HTML through ``srcdoc``;
+its script then measures each rendered page (any horizontal overflow, each
+badge's box and computed style) and writes the result into its own DOM, where
+``--dump-dom`` picks it up.
 
 Skipped, with the reason, where ``chromium`` is not installed; ``.ci/run``
 installs it.
@@ -121,9 +123,10 @@ def chromium(workdir: Path, *args: str, timeout: float = 60) -> str:
     return out
 
 
-def dump_dom(workdir: Path, url: str, *, window: str = "1280,1600") -> Element:
-    """The DOM of ``url`` after it loaded, as Chromium serializes it."""
-    dom = chromium(workdir, f"--window-size={window}", "--dump-dom", url)
+def dump_dom(workdir: Path, url: str, *, window: str = "1280,1600", wait_ms: int = 0) -> Element:
+    """The DOM of ``url`` after it loaded (and ``wait_ms`` of its scripts' time), serialized."""
+    wait = [f"--virtual-time-budget={wait_ms}"] if wait_ms else []
+    dom = chromium(workdir, f"--window-size={window}", *wait, "--dump-dom", url)
     assert dom.lstrip().startswith("<!DOCTYPE html>"), dom[:500]
     return parse(dom)
 
@@ -257,11 +260,17 @@ def assert_provenance(node: Element) -> None:
 LAYOUT_PAGES = ("/project/pypi-attestations/", SDIST_PAGE, "/project/rfc8785/", WHEEL_PAGE)
 LAYOUT_WIDTHS = (1280, 480)
 
-# Runs on the probe page's load event, after every iframe has loaded.
+# The pages may not be framed (X-Frame-Options: DENY, frame-ancestors 'none'), so the probe
+# fetches each one (same origin) and renders its HTML in an iframe's srcdoc, then measures.
 LAYOUT_SCRIPT = """
-addEventListener("load", () => {
+(async () => {
+  const frames = [...document.querySelectorAll("iframe")];
+  await Promise.all(frames.map(async (frame) => {
+    const html = await (await fetch(frame.dataset.src)).text();
+    await new Promise((done) => { frame.onload = done; frame.srcdoc = html; });
+  }));
   const pages = [];
-  for (const frame of document.querySelectorAll("iframe")) {
+  for (const frame of frames) {
     const doc = frame.contentDocument, win = frame.contentWindow;
     const badges = [...doc.querySelectorAll(".badge")].map((b) => {
       const box = b.getBoundingClientRect(), style = win.getComputedStyle(b);
@@ -269,24 +278,27 @@ addEventListener("load", () => {
               left: box.left, right: box.right, display: style.display,
               visibility: style.visibility, color: style.color, background: style.backgroundColor};
     });
-    pages.push({src: frame.getAttribute("src"), frameWidth: frame.width, title: doc.title,
+    pages.push({src: frame.dataset.src, frameWidth: frame.width, title: doc.title,
                 clientWidth: doc.documentElement.clientWidth,
                 scrollWidth: doc.documentElement.scrollWidth, badges});
   }
   document.getElementById("result").textContent = JSON.stringify(pages);
-});
+})();
 """
+#: The probe's own policy (test infrastructure): its inline script and same-origin fetches.
+PROBE_CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
 
 
 async def layout_probe(request: Request) -> HTMLResponse:
     frames = "".join(
-        f'<iframe src="{escape(page)}" width="{width}" height="1000"></iframe>'
+        f'<iframe data-src="{escape(page)}" width="{width}" height="1000"></iframe>'
         for width in LAYOUT_WIDTHS
         for page in LAYOUT_PAGES
     )
     return HTMLResponse(
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>layout probe</title></head>'
-        f'<body>{frames}<pre id="result">pending</pre><script>{LAYOUT_SCRIPT}</script></body></html>'
+        f'<body>{frames}<pre id="result">pending</pre><script>{LAYOUT_SCRIPT}</script></body></html>',
+        headers={"Content-Security-Policy": PROBE_CSP},
     )
 
 
@@ -378,7 +390,7 @@ def test_unattested_wheel_is_marked_not_attested(site, tmp_path):
 
 
 def test_layout_no_overflow_and_visible_badges(site, tmp_path):
-    dom = dump_dom(tmp_path, site.url + "/_layout-probe", window="1400,1000")
+    dom = dump_dom(tmp_path, site.url + "/_layout-probe", window="1400,1000", wait_ms=10_000)
     pages: list[dict[str, Any]] = json.loads(dom.find("pre").text())
     assert len(pages) == len(LAYOUT_PAGES) * len(LAYOUT_WIDTHS)
     for page in pages:

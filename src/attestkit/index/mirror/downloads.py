@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from attestkit.errors import ServiceError
 from attestkit.index.db import MirrorFile, MirrorProject
 from attestkit.index.mirror.judging import judge_pending
 from attestkit.index.mirror.upstream import (
@@ -30,13 +31,12 @@ if TYPE_CHECKING:
 __all__ = ["FileRefused", "open_file", "open_metadata"]
 
 
-class FileRefused(Exception):  # noqa: N818
+class FileRefused(ServiceError):  # noqa: N818
     """A mirrored file (or its metadata) is not served: ``status`` and a one-line reason."""
 
     def __init__(self, status: int, reason: str, retry_after: int | None = None) -> None:
         super().__init__(reason)
         self.status = status
-        self.reason = reason
         self.retry_after = retry_after
 
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from attestkit.errors import ServiceError
 from attestkit.index.db import MirrorFile, MirrorProject, MirrorPublisher, utcnow
 from attestkit.index.mirror.config import MirrorConfig
 from attestkit.index.mirror.judging import judge_pending
@@ -71,12 +72,11 @@ _STATE = select(
 ).where(MirrorProject.normalized_name == bindparam("name"))
 
 
-class MirrorUnavailable(Exception):  # noqa: N818 - a state the HTTP layer turns into 503/502
+class MirrorUnavailable(ServiceError):  # noqa: N818 - a state the HTTP layer turns into 503/502
     """A mirrored page cannot be served: upstream is unreachable (503) or refused (502)."""
 
     def __init__(self, reason: str, status: int = 503, retry_after: int = 30) -> None:
         super().__init__(reason)
-        self.reason = reason
         self.status = status
         self.retry_after = retry_after
 

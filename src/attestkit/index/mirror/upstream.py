@@ -30,7 +30,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from attestkit.core.encoding import loads_json
 from attestkit.core.issuers import is_loopback_host
-from attestkit.errors import InputError
+from attestkit.errors import AttestkitError, InputError
 
 __all__ = [
     "MAX_PAGE",
@@ -52,20 +52,12 @@ NOT_MODIFIED = "not modified"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-class UpstreamUnavailable(Exception):  # noqa: N818 - a state, not a programming error
+class UpstreamUnavailable(AttestkitError):  # noqa: N818 - a state, not a programming error
     """Upstream cannot be reached or answered 5xx: transient."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
-
-class UpstreamRefused(Exception):  # noqa: N818
+class UpstreamRefused(AttestkitError):  # noqa: N818
     """Upstream answered something the mirror will not use (4xx, not a page, too large)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class DigestMismatch(UpstreamRefused):

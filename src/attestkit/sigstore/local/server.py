@@ -475,9 +475,12 @@ def create_app(instance: LocalSigstore) -> Starlette:
         Route("/trust-config.json", trust_config),
         Route("/healthz", health),
     ]
-    from attestkit.serving.faults import install
+    from starlette.middleware import Middleware
 
-    app = Starlette(routes=routes)
+    from attestkit.serving.faults import install
+    from attestkit.serving.headers import SecurityHeadersMiddleware
+
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeadersMiddleware)])
     install(app)  # a full disk or a busy log database: 503/507, never a 500
     return app
 
