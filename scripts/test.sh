@@ -3,8 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check src tests bench
-.venv/bin/ruff format --check src tests bench
+.venv/bin/ruff check src tests bench fuzz
+.venv/bin/ruff format --check src tests bench fuzz
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache
 .venv/bin/pytest "$@"

@@ -1,0 +1,1 @@
+"""Coverage-guided fuzzing of attestkit's parsers with atheris (on demand, not in CI)."""
