@@ -18,9 +18,11 @@ What this module does about it:
   ``scope["extensions"]``, the ``http.response.start`` message carries
   ``"attestkit.reason"`` (Latin-1 bytes, one line).
 * :class:`ReasonPhraseH11Protocol` is a uvicorn HTTP protocol (uvicorn's h11
-  implementation plus ~30 lines) that announces the extension and writes the
-  phrase.  ``uvicorn.Config(app, http=ReasonPhraseH11Protocol)`` gives PyPI's
-  exact wire behaviour; without it everything still works, the message is
+  implementation with the slow-client guards of
+  :class:`~attestkit.serving.protocol.GuardedH11Protocol`, plus ~30 lines) that
+  announces the extension and writes the phrase.
+  ``uvicorn.Config(app, http=ReasonPhraseH11Protocol)`` gives PyPI's exact wire
+  behaviour; without it everything still works, the message is
   just in the body only.
 """
 
@@ -32,9 +34,9 @@ from typing import TYPE_CHECKING, Any
 
 import h11
 from starlette.responses import Response
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from attestkit.errors import ServiceError
+from attestkit.serving.protocol import GuardedH11Protocol
 
 if TYPE_CHECKING:
     import asyncio
@@ -126,8 +128,8 @@ class _ReasonConnection(h11.Connection):
         return super().send_with_data_passthrough(event)
 
 
-class ReasonPhraseH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, plus custom reason phrases via :data:`REASON_EXTENSION`.
+class ReasonPhraseH11Protocol(GuardedH11Protocol):
+    """uvicorn's guarded h11 protocol plus reason phrases (:data:`REASON_EXTENSION`).
 
     Use it as ``uvicorn.Config(app, http=ReasonPhraseH11Protocol)``.  It
     relies on two attributes of uvicorn's ``H11Protocol`` (``conn`` and

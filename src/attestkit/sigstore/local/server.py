@@ -538,7 +538,11 @@ def serve(
     app: Any = create_app(instance)
     if development:
         app = DevBannerMiddleware(app)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    from attestkit.serving.protocol import GuardedH11Protocol
+
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="off", http=GuardedH11Protocol
+    )
     try:
         with announced([Path(data_dir)], url):
             if on_ready is not None:
