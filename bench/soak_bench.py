@@ -5,8 +5,9 @@ Run: ``.venv/bin/python -m bench.soak_bench [--seconds 300 --clients 50]``.
 One server process (index and embedded Sigstore on one port).  ``--clients``
 threads, each with its own keep-alive session, loop over a weighted mix:
 
-* 10 % uploads of a new small wheel (user token);
-* 40 % Simple API project page reads (JSON and HTML alternately);
+* 10 % uploads of a new small wheel (user token) to project ``soakupload``;
+* 40 % Simple API reads of project ``soakpkg``'s page (200 files, uploaded
+  before the run; JSON and HTML alternately);
 * 25 % Integrity API reads of an attested file (its provenance);
 * 25 % transparency-log appends (a new hashedrekord entry each, as
   sigstore-python sends them).
@@ -69,7 +70,10 @@ def main() -> int:
                 f"{server.url}/integrity/soaksigned/{signed[0].version}/"
                 f"{signed[0].filename}/provenance"
             )
-            wheels = ib.make_wheels(base / "dist", "soakpkg", 20000)
+            session = requests.Session()
+            for wheel in ib.make_wheels(base / "read", "soakpkg", 200):
+                ib._upload(session, server, wheel, server.auth)
+            wheels = ib.make_wheels(base / "dist", "soakupload", 20000)
             queue = collections.deque(wheels)
             key = ec.generate_private_key(ec.SECP256R1())
             cert = self_signed(key)
@@ -134,9 +138,6 @@ def main() -> int:
                         latencies[kind].append(elapsed)
                     n += 1
 
-            # The upload target exists before the readers start.
-            first = queue.popleft()
-            ib._upload(requests.Session(), server, first, server.auth)
             rss = [(0.0, _rss(server.proc.pid))]
             threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
             begin = time.monotonic()

@@ -218,3 +218,26 @@ def test_bytes_other_than_announced_are_never_served(canned: Any, index_server: 
     # Upstream repairs the file: it stays quarantined (a decision for the operator).
     routes["/files/demo-1.0.tar.gz"] = (200, {}, good)
     assert requests.get(entry["url"], timeout=30).status_code == 403
+
+
+def test_a_project_removed_upstream_keeps_its_history(canned: Any, index_server: Any) -> None:
+    """An upstream 404 empties the page but never resets trust on first use."""
+    data = b"an sdist"
+    files = [{"filename": "demo-1.0.tar.gz", "url": "/files/demo-1.0.tar.gz",
+              "hashes": {"sha256": hashlib.sha256(data).hexdigest()}}]  # fmt: skip
+    page = _json({"meta": {"api-version": "1.4"}, "files": files})
+    routes = {"/simple/demo/": page, "/files/demo-1.0.tar.gz": (200, {}, data)}
+    mirror = _mirror(index_server, canned(routes))
+    (entry,) = _page(mirror.url, "demo").json()["files"]
+    assert requests.get(entry["url"], timeout=30).content == data  # judged and served
+    del routes["/simple/demo/"]
+    assert _page(mirror.url, "demo").json()["files"] == []
+    assert requests.get(entry["url"], timeout=30).status_code == 404
+    with mirror.index.session() as session:
+        (row,) = session.query(MirrorFile).all()
+        assert row.state == "unattested" and row.listed is False and row.initial is True
+    routes["/simple/demo/"] = page
+    assert len(_page(mirror.url, "demo").json()["files"]) == 1
+    with mirror.index.session() as session:
+        (row,) = session.query(MirrorFile).all()
+        assert row.state == "unattested" and row.listed is True  # the same row, not a new one

@@ -312,12 +312,11 @@ class Mirror:
                 status = 503 if isinstance(exc, UpstreamUnavailable) else 502
                 raise MirrorUnavailable(exc.reason, status, self.config.retry_after) from None
             if page is None:
-                if row is not None:  # removed upstream: the mirror follows
-                    with self.index.session() as session:
-                        gone = session.get(MirrorProject, row.id)
-                        if gone is not None:
-                            session.delete(gone)
-                    return None
+                if row is not None:
+                    # Removed upstream: its files are no longer listed, but the project's
+                    # history (publishers, baseline, verdicts) is kept, so an upstream that
+                    # answers 404 once cannot reset trust on first use.
+                    return self._withdrawn(row.id)
                 continue
             project_id = self._store(normalized, root, row, page)
             if row is None:
@@ -332,6 +331,24 @@ class Mirror:
                 assert project is not None
                 return MirrorState(project.id, project.serial, project.created)
         return None
+
+    def _withdrawn(self, project_id: int) -> MirrorState | None:
+        with self.index.session() as session:
+            project = session.get(MirrorProject, project_id)
+            if project is None:
+                return None
+            project.fetched = utcnow()
+            project.etag = None
+            listed = session.scalars(
+                select(MirrorFile).where(
+                    MirrorFile.project_id == project_id, MirrorFile.listed.is_(True)
+                )
+            ).all()
+            if listed:
+                for file in listed:
+                    file.listed = False
+                project.serial += 1
+            return MirrorState(project.id, project.serial, project.created)
 
     def _store(
         self, normalized: str, root: str, row: MirrorProject | None, page: UpstreamPage | str

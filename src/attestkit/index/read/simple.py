@@ -142,6 +142,7 @@ class PageCache:
         self._pages: OrderedDict[_Key, _Page] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._rendering: dict[_Key, threading.Lock] = {}
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -169,6 +170,16 @@ class PageCache:
             while self._bytes > self.max_bytes:
                 _, evicted = self._pages.popitem(last=False)
                 self._bytes -= len(evicted.body)
+
+    def rendering(self, key: _Key) -> threading.Lock:
+        """The lock held while ``key`` is rendered (one render at a time per page)."""
+        with self._lock:
+            lock = self._rendering.get(key)
+            if lock is None:
+                if len(self._rendering) > 4096:  # forget idle locks; a held one is re-made
+                    self._rendering = {k: v for k, v in self._rendering.items() if v.locked()}
+                lock = self._rendering[key] = threading.Lock()
+            return lock
 
     def clear(self) -> None:
         """Forget every page."""
@@ -351,15 +362,20 @@ def routes(index: Index, cache: PageCache | None = None) -> list[BaseRoute]:
         key = (normalized, "json" if content_type == MIME_PYPI_SIMPLE_V1_JSON else "html", base)
         page = pages.get(key, state)
         if page is None:
-            project = load_project(index, normalized)
-            if project is None:  # removed since the state was read
-                return _not_found()
-            doc = detail_json(base, project)
-            body = _body(content_type, doc, _detail_html(doc))
-            page = _Page(state, project.serial, body, etag_for(body))
-            # Kept only if rendered at the state read above; a newer render is served once.
-            if (project.id, project.serial) == state[:2]:
-                pages.put(key, page)
+            # One render per page and state: concurrent readers of a page that just changed
+            # wait for the first one's render instead of each rendering it again.
+            with pages.rendering(key):
+                page = pages.get(key, state)
+                if page is None:
+                    project = load_project(index, normalized)
+                    if project is None:  # removed since the state was read
+                        return _not_found()
+                    doc = detail_json(base, project)
+                    body = _body(content_type, doc, _detail_html(doc))
+                    page = _Page(state, project.serial, body, etag_for(body))
+                    # Kept only if rendered at the state read above; a newer one is served once.
+                    if (project.id, project.serial) == state[:2]:
+                        pages.put(key, page)
         return respond(
             request,
             page.body,
