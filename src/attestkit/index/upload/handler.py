@@ -221,8 +221,10 @@ class UploadHandler:
 
         filename = content.filename or ""
         check_filename(filename, upload_form.filetype)  # 12.
-        content_type = content.content_type or ""
-        if not content_type or content_type.startswith("image/"):  # 13.
+        # 13. PyPI's form parser reads a part without a Content-Type header as text/plain
+        # (uv publish sends none); an explicitly empty or image/* type is refused.
+        content_type = content.headers.get("content-type", "text/plain")
+        if not content_type or content_type.startswith("image/"):
             raise UploadError(400, "Invalid distribution file.")
 
         stored = receive_file(  # 14.
