@@ -20,6 +20,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from attestkit.cli._common import fail_usage, iso_when, print_json, print_table
+from attestkit.cli._index_lifecycle import (
+    LIFECYCLE_HANDLERS,
+    add_lifecycle_parsers,
+    add_project_delete,
+)
 from attestkit.cli._index_quarantine import QUARANTINE_HANDLERS, add_quarantine_parsers
 from attestkit.cli._options import EXIT_OK, Subparsers, add_json, add_verbose
 
@@ -355,6 +360,7 @@ _HANDLERS: dict[tuple[str, str], _Handler] = {
     ("publisher", "list"): _publisher_list,
     ("publisher", "remove"): _publisher_remove,
     **QUARANTINE_HANDLERS,
+    **LIFECYCLE_HANDLERS,
 }
 
 
@@ -413,6 +419,8 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     q.add_argument("name", metavar="NAME")
     q.add_argument("--owner", metavar="USER", required=True)
     listing(projects, "list projects")
+    add_project_delete(projects, action)
+    add_lifecycle_parsers(objects, action)
 
     group = objects.add_parser("token", help="API tokens for uploads (pypi-...)")
     tokens = group.add_subparsers(dest="index_action", metavar="ACTION", required=True)

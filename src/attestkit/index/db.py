@@ -36,6 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 __all__ = [
     "ApiToken",
     "Base",
+    "DeletedFilename",
     "File",
     "MirrorFile",
     "MirrorProject",
@@ -126,7 +127,9 @@ class File(Base):
 
     __tablename__ = "files"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
+    release_id: Mapped[int] = mapped_column(
+        ForeignKey("releases.id", ondelete="CASCADE"), index=True
+    )
     filename: Mapped[str] = mapped_column(String(255), unique=True)
     packagetype: Mapped[str] = mapped_column(String(20))
     python_version: Mapped[str] = mapped_column(String(50))
@@ -144,6 +147,16 @@ class File(Base):
     publisher_url: Mapped[str | None] = mapped_column(Text)
     release: Mapped[Release] = relationship(back_populates="files")
     provenance: Mapped[Provenance | None] = relationship(back_populates="file")
+
+
+class DeletedFilename(Base):
+    """A filename whose file was deleted: never accepted again, as on PyPI."""
+
+    __tablename__ = "deleted_filenames"
+    filename: Mapped[str] = mapped_column(String(255), primary_key=True)
+    blake2_256: Mapped[str] = mapped_column(String(64), index=True)
+    project: Mapped[str] = mapped_column(String(200))
+    deleted: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Provenance(Base):

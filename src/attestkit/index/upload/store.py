@@ -51,7 +51,9 @@ from attestkit.index.upload.validate import (
     find_release,
     identical_response,
     is_identical,
+    previously_deleted,
     project_too_large,
+    reused_filename,
 )
 
 __all__ = [
@@ -118,6 +120,8 @@ def is_duplicate(index: Index, filename: str, stored: StoredFile, urls: Urls) ->
     with index.session() as session:
         existing = find_duplicate(session, filename, stored.blake2_256)
         if existing is None:
+            if previously_deleted(session, filename):
+                raise reused_filename(urls)
             return False
         if is_identical(existing, filename, stored):
             return True
@@ -239,6 +243,8 @@ class Recorder:
                 if is_identical(existing, upload.filename, stored):
                     raise IdenticalFileError("identical file already stored")
                 raise already_exists(upload.filename, stored.blake2_256, upload.urls)
+            if previously_deleted(session, upload.filename):
+                raise reused_filename(upload.urls)
             release = find_release(session, project.id, meta)
             if release is None:
                 release = Release(

@@ -50,7 +50,9 @@ __all__ = [
     "first_or_none",
     "identical_response",
     "is_identical",
+    "previously_deleted",
     "project_too_large",
+    "reused_filename",
     "sanitize",
     "size_text",
 ]
@@ -176,6 +178,21 @@ def check_digests(form: UploadForm, stored: StoredFile) -> None:
 def find_duplicate(session: Session, filename: str, blake2_256: str) -> File | None:
     return session.scalar(
         select(File).where(or_(File.filename == filename, File.blake2_256 == blake2_256)).limit(1)
+    )
+
+
+def previously_deleted(session: Session, filename: str) -> bool:
+    """Whether a file of this name was deleted (its name is never accepted again)."""
+    from attestkit.index.db import DeletedFilename
+
+    return session.get(DeletedFilename, filename) is not None
+
+
+def reused_filename(urls: Urls) -> UploadError:
+    return UploadError(
+        400,
+        "This filename was previously used by a file that has since been deleted. Use a"
+        f" different version. See {urls.help}#file-name-reuse for more information.",
     )
 
 
