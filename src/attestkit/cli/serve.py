@@ -76,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
             mirror_policy=pick(args.mirror_policy, conf.mirror_policy, None),
             local_only=[*conf.local_only, *args.local_only],
             allowed_hosts=[*conf.allowed_hosts, *args.allowed_host],
+            ssl_certfile=pick(args.ssl_certfile, conf.ssl_certfile, None),
+            ssl_keyfile=pick(args.ssl_keyfile, conf.ssl_keyfile, None),
             on_ready=ready,
         )
     except (OSError, AttestkitError) as exc:
@@ -138,6 +140,8 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--audience", help="Trusted Publishing audience (default attestkit)")
     p.add_argument("--base-url", help="external URL for absolute links (default: per request)")
+    p.add_argument("--ssl-certfile", metavar="PEM", help="serve HTTPS with this certificate chain")
+    p.add_argument("--ssl-keyfile", metavar="PEM", help="the private key of --ssl-certfile")
     p.add_argument(
         "--allowed-host",
         metavar="NAME",

@@ -162,6 +162,23 @@ def _build(settings: _Settings) -> tuple[Any, Index, Any]:
     return app, index, instance
 
 
+def _tls_files(
+    certfile: str | os.PathLike[str] | None, keyfile: str | os.PathLike[str] | None
+) -> dict[str, str]:
+    """uvicorn's TLS options, after checking that both files load as a key pair."""
+    if certfile is None or keyfile is None:
+        return {}
+    import ssl
+
+    from attestkit.errors import InputError
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise InputError(f"cannot use {certfile} and {keyfile} for TLS: {exc}") from None
+    return {"ssl_certfile": str(certfile), "ssl_keyfile": str(keyfile)}
+
+
 def worker_app() -> Any:
     """The app factory each ``--workers`` process imports (settings from the environment)."""
     values = json.loads(os.environ[WORKER_ENV])
@@ -190,6 +207,8 @@ def serve(
     mirror_policy: str | os.PathLike[str] | None = None,
     local_only: Sequence[str] = (),
     allowed_hosts: Sequence[str] = (),
+    ssl_certfile: str | os.PathLike[str] | None = None,
+    ssl_keyfile: str | os.PathLike[str] | None = None,
     on_ready: Callable[[Served], None] | None = None,
 ) -> None:
     """Serve until interrupted.  ``port=0`` picks a free port.
@@ -211,6 +230,8 @@ def serve(
     host are mirrored from them and verified (:mod:`attestkit.index.mirror`):
     ``mirror_ttl`` seconds between revalidations, ``mirror_policy`` a policy
     file (``[policy]``), ``local_only`` name patterns never read upstream.
+
+    ``ssl_certfile`` and ``ssl_keyfile`` (PEM) serve HTTPS instead of HTTP.
 
     Requests whose ``Host`` is not one of ``allowed_hosts`` (plus ``base_url``'s
     host, plus the loopback names on a loopback address) get 400; a network
@@ -251,7 +272,12 @@ def serve(
     base.mkdir(parents=True, exist_ok=True)
     claim_data_dir(base, DEVELOPMENT if dev else PRODUCTION)
     lock = lock_data_dir(base, "attestkit server")
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise InputError("TLS needs both --ssl-certfile and --ssl-keyfile")
+    tls = _tls_files(ssl_certfile, ssl_keyfile)
     sock, url = listen(host, port)
+    if tls:
+        url = "https://" + url.removeprefix("http://")
     settings = _Settings(
         data_dir=str(base),
         url=url,
@@ -279,6 +305,7 @@ def serve(
     # PyPI puts its error messages in the reason phrase, where twine prints them; stock
     # uvicorn cannot send custom phrases, this protocol can (see attestkit.index.reasons).
     options: dict[str, Any] = {
+        **tls,
         "log_level": "warning",
         "access_log": False,
         "lifespan": "off",

@@ -23,6 +23,8 @@ reviewed place.  A flag given on the command line wins over the file.
     mirror_policy = "attestkit.toml"          # [policy] for mirrored files (default: tofu)
     local_only = ["acme-*"]      # names never fetched from upstream
     allowed_hosts = ["pypi.example.com"]     # Host names answered (needed off loopback)
+    ssl_certfile = "cert.pem"    # HTTPS (with ssl_keyfile); else put a TLS proxy in front
+    ssl_keyfile = "key.pem"
 
     [sigstore]                   # attestkit sigstore serve: a private Sigstore
     host = "127.0.0.1"
@@ -76,6 +78,8 @@ class ServeConfig:
     mirror_policy: Path | None = None
     local_only: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,8 @@ _TYPES: dict[str, type] = {
     "mirror_policy": str,
     "local_only": list,
     "allowed_hosts": list,
+    "ssl_certfile": str,
+    "ssl_keyfile": str,
     "ca_name": str,
     "issuers": list,
 }
@@ -163,6 +169,8 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             mirror_policy=_path(base, serve.get("mirror_policy")),
             local_only=_strings(serve, "local_only", source),
             allowed_hosts=_strings(serve, "allowed_hosts", source),
+            ssl_certfile=_path(base, serve.get("ssl_certfile")),
+            ssl_keyfile=_path(base, serve.get("ssl_keyfile")),
             trust_roots=tuple(
                 _path_item(base, item, f"serve.trust_roots[{i}]", source)
                 for i, item in enumerate(serve.get("trust_roots", []))
@@ -186,6 +194,8 @@ _SERVE_SPECIAL = (
     "mirror_policy",
     "local_only",
     "allowed_hosts",
+    "ssl_certfile",
+    "ssl_keyfile",
 )
 
 
