@@ -35,10 +35,23 @@ def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]
 def index(cli, where):
     """Run ``attestkit index <where> ...`` in-process."""
 
+    created = cli("index", *where, "init")
+    assert created.code == 0, created.err
+
     def run(*args: str):
         return cli("index", *where, *args)
 
     return run
+
+
+def test_a_directory_without_an_index_is_refused_not_created(cli, tmp_path: Path) -> None:
+    """A typo in --data-dir must not print "(none)" from a new, empty index."""
+    typo = tmp_path / "tpyo"
+    result = cli("index", "--data-dir", str(typo), "user", "list")
+    assert one_error_line(result).startswith(f"no index in {typo / 'index'}: check --data-dir")
+    assert not typo.exists()
+    assert cli("index", "--data-dir", str(typo), "init").code == 0
+    assert cli("index", "--data-dir", str(typo), "user", "list").code == 0
 
 
 def open_index(where: list[str]) -> Index:
@@ -312,6 +325,7 @@ def test_pending_publisher_from_the_cli_mints(index, where, tmp_path: Path) -> N
 
 def test_real_process_and_option_positions(tmp_path: Path) -> None:
     data = str(tmp_path / "idx")
+    assert run_process("index", "--data-dir", data, "init").code == 0
     result = run_process("index", "--data-dir", data, "user", "add", "alice")
     assert (result.code, result.out) == (0, "created user alice (id 1)\n")
     # --data-dir is also accepted after the action.
@@ -326,6 +340,7 @@ def test_real_process_and_option_positions(tmp_path: Path) -> None:
 def test_default_data_dir(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without --data-dir: the same directory `attestkit serve` uses ($ATTESTKIT_DATA_DIR)."""
     monkeypatch.setenv("ATTESTKIT_DATA_DIR", str(tmp_path / "default"))
+    assert cli("index", "init").code == 0
     assert cli("index", "user", "add", "alice").code == 0
     assert (tmp_path / "default" / "index" / "index.sqlite3").exists()
 

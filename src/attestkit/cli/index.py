@@ -62,6 +62,14 @@ def _session(args: argparse.Namespace) -> Iterator[Session]:
     from attestkit.index.instance import Index, IndexConfig, index_dir
 
     data_dir = index_dir(args.data_dir)
+    creating = (args.index_object, args.index_action) == ("init", "run")
+    if not creating and args.database_url is None and not (data_dir / "index.sqlite3").is_file():
+        # A typo or a forgotten $ATTESTKIT_DATA_DIR must not silently create an empty index.
+        parent = data_dir.parent
+        fail_usage(
+            f"no index in {data_dir}: check --data-dir, or create one with `attestkit index"
+            f" --data-dir {parent} init` (`attestkit serve --data-dir {parent}` does too)"
+        )
     try:
         index = Index.open(IndexConfig(data_dir=data_dir, database_url=args.database_url))
     except (SQLAlchemyError, OSError, ValueError) as exc:
@@ -348,7 +356,15 @@ def _publisher_remove(session: Session, args: argparse.Namespace) -> _Report:
     return lambda: print(text + " (and the tokens it minted)")
 
 
+def _init(session: Session, args: argparse.Namespace) -> _Report:
+    from attestkit.index.instance import index_dir
+
+    where = args.database_url or str(index_dir(args.data_dir))
+    return lambda: print(f"index ready in {where}")
+
+
 _HANDLERS: dict[tuple[str, str], _Handler] = {
+    ("init", "run"): _init,
     ("user", "add"): _user_add,
     ("user", "list"): _user_list,
     ("project", "add"): _project_add,
@@ -405,6 +421,13 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     def listing(parent: Subparsers[argparse.ArgumentParser], text: str) -> None:
         q = action(parent, "list", text)
         add_json(q)
+
+    q = objects.add_parser(
+        "init", help="create the index (schema and file store) in --data-dir or --database-url"
+    )
+    add_verbose(q)
+    where(q)
+    q.set_defaults(index_action="run")
 
     group = objects.add_parser("user", help="accounts (they own projects and tokens)")
     users = group.add_subparsers(dest="index_action", metavar="ACTION", required=True)
