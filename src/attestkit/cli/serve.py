@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
             allowed_hosts=[*conf.allowed_hosts, *args.allowed_host],
             ssl_certfile=pick(args.ssl_certfile, conf.ssl_certfile, None),
             ssl_keyfile=pick(args.ssl_keyfile, conf.ssl_keyfile, None),
+            private=bool(pick(args.private, conf.private, False)),
             on_ready=ready,
         )
     except (OSError, AttestkitError) as exc:
@@ -140,6 +141,12 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--audience", help="Trusted Publishing audience (default attestkit)")
     p.add_argument("--base-url", help="external URL for absolute links (default: per request)")
+    p.add_argument(
+        "--private",
+        action="store_true",
+        default=None,
+        help="every read (Simple API, files, pages) needs a user's API token (__token__)",
+    )
     p.add_argument("--ssl-certfile", metavar="PEM", help="serve HTTPS with this certificate chain")
     p.add_argument("--ssl-keyfile", metavar="PEM", help="the private key of --ssl-certfile")
     p.add_argument(

@@ -34,10 +34,12 @@ def create_app(index: Index, extra_routes: list[BaseRoute] | None = None) -> Sta
     from attestkit.serving.faults import install
     from attestkit.serving.headers import SecurityHeadersMiddleware
 
-    app = Starlette(
-        routes=[*index_routes(index), *(extra_routes or [])],
-        middleware=[Middleware(SecurityHeadersMiddleware)],
-    )
+    middleware = [Middleware(SecurityHeadersMiddleware)]
+    if index.config.private:
+        from attestkit.index.private import PrivateReadsMiddleware
+
+        middleware.append(Middleware(PrivateReadsMiddleware, index=index))
+    app = Starlette(routes=[*index_routes(index), *(extra_routes or [])], middleware=middleware)
     app.state.index = index
     install(app)  # database outages and full disks: 503/507, never a 500
     return app

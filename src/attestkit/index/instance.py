@@ -49,6 +49,8 @@ class IndexConfig:
     minted_token_lifetime: int = 900
     #: Externally visible base URL (absolute links); default: from each request.
     base_url: str | None = None
+    #: Every read needs a user's API token (:mod:`attestkit.index.private`).
+    private: bool = False
     #: Mirror projects this index does not host from these upstreams (None: no mirror).
     mirror: MirrorConfig | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -78,6 +78,8 @@ class _Settings:
     local_only: tuple[str, ...] = ()
     #: ``Host`` names answered (others get 400); see ``serving.headers.allowed_hosts``.
     allowed_hosts: tuple[str, ...] = ()
+    #: Reads need a user's API token (``attestkit serve --private``).
+    private: bool = False
 
     def mirror_config(self) -> MirrorConfig | None:
         """The mirror these settings describe, or None."""
@@ -150,6 +152,7 @@ def _build(settings: _Settings) -> tuple[Any, Index, Any]:
             oidc_issuers=issuers,
             base_url=settings.base_url,
             mirror=settings.mirror_config(),
+            private=settings.private,
         )
     )
     app: Any = create_app(index, extra_routes)
@@ -209,6 +212,7 @@ def serve(
     allowed_hosts: Sequence[str] = (),
     ssl_certfile: str | os.PathLike[str] | None = None,
     ssl_keyfile: str | os.PathLike[str] | None = None,
+    private: bool = False,
     on_ready: Callable[[Served], None] | None = None,
 ) -> None:
     """Serve until interrupted.  ``port=0`` picks a free port.
@@ -232,6 +236,7 @@ def serve(
     file (``[policy]``), ``local_only`` name patterns never read upstream.
 
     ``ssl_certfile`` and ``ssl_keyfile`` (PEM) serve HTTPS instead of HTTP.
+    ``private`` makes every read need a user's API token.
 
     Requests whose ``Host`` is not one of ``allowed_hosts`` (plus ``base_url``'s
     host, plus the loopback names on a loopback address) get 400; a network
@@ -294,6 +299,7 @@ def serve(
         mirror_policy=str(Path(mirror_policy).resolve()) if mirror_policy else None,
         local_only=tuple(local_only),
         allowed_hosts=tuple(hosts),
+        private=private,
     )
 
     # Built here even with workers: keys, schema migrations and the log are created once,

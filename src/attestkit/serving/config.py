@@ -25,6 +25,7 @@ reviewed place.  A flag given on the command line wins over the file.
     allowed_hosts = ["pypi.example.com"]     # Host names answered (needed off loopback)
     ssl_certfile = "cert.pem"    # HTTPS (with ssl_keyfile); else put a TLS proxy in front
     ssl_keyfile = "key.pem"
+    private = false              # true: every read needs a user's API token
 
     [sigstore]                   # attestkit sigstore serve: a private Sigstore
     host = "127.0.0.1"
@@ -80,6 +81,7 @@ class ServeConfig:
     allowed_hosts: tuple[str, ...] = ()
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
+    private: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ _TYPES: dict[str, type] = {
     "allowed_hosts": list,
     "ssl_certfile": str,
     "ssl_keyfile": str,
+    "private": bool,
     "ca_name": str,
     "issuers": list,
 }
