@@ -13,7 +13,8 @@ protocol adds, per connection:
 * a **minimum body rate**: while a body is being received, every
   :data:`BODY_WINDOW` seconds at least :data:`MIN_BODY_RATE` bytes per second
   must have arrived, else the connection is closed (an upload on a slow but
-  honest link is far faster than this);
+  honest link is far faster than this); a window in which the server itself
+  paused reading (its application had not consumed the body yet) does not count;
 * a **connection cap** below the process's descriptor limit (minus a reserve
   for files, the database and logs): when it is reached, the oldest connection
   still waiting for its headers is closed to make room, so a flood of idle
@@ -120,7 +121,10 @@ class GuardedH11Protocol(H11Protocol):
     # -- the body rate --------------------------------------------------------------------
 
     def _check_body(self) -> None:
-        if self._body_bytes < MIN_BODY_RATE * BODY_WINDOW:
+        # While uvicorn itself paused reading (the application has not consumed the body
+        # yet), a slow body is the server's doing, never the client's.
+        paused = self.flow is not None and self.flow.read_paused
+        if not paused and self._body_bytes < MIN_BODY_RATE * BODY_WINDOW:
             self.close_slow()
             return
         self._body_bytes = 0
