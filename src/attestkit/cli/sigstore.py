@@ -16,11 +16,11 @@ from attestkit.cli._options import EXIT_OK, EXIT_USAGE, Subparsers, add_verbose
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch to the ``sigstore`` actions."""
-    from attestkit.sigstore.local.server import default_data_dir
+    from attestkit.sigstore.local.server import default_data_dir, instance_dir
 
     if args.sigstore_command == "serve":
         return _serve(args, default_data_dir)
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    data_dir = instance_dir(args.data_dir) if args.data_dir else default_data_dir()
     if args.sigstore_command == "trust-config":
         return _trust_config(args, data_dir)
     return _token(args, data_dir)

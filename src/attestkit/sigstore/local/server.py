@@ -486,10 +486,26 @@ def create_app(instance: LocalSigstore) -> Starlette:
 
 
 def default_data_dir() -> Path:
-    """``$ATTESTKIT_SIGSTORE_DIR``, else ``$XDG_DATA_HOME/attestkit/sigstore`` (~/.local/share)."""
+    """Where the instance lives by default: the same rule as ``attestkit serve``'s.
+
+    ``$ATTESTKIT_SIGSTORE_DIR``; else ``$ATTESTKIT_DATA_DIR/sigstore`` (the embedded
+    instance of ``attestkit serve --dev``); else ``$XDG_DATA_HOME/attestkit/sigstore``
+    (~/.local/share).
+    """
     from attestkit.serving.bootstrap import default_data_dir as default
 
+    shared = os.environ.get("ATTESTKIT_DATA_DIR")
+    if shared and not os.environ.get("ATTESTKIT_SIGSTORE_DIR"):
+        return Path(shared) / "sigstore"
     return default("ATTESTKIT_SIGSTORE_DIR", "sigstore")
+
+
+def instance_dir(data_dir: str | os.PathLike[str]) -> Path:
+    """``data_dir`` itself, or its ``sigstore/`` when it is an ``attestkit serve`` directory."""
+    given = Path(data_dir)
+    if not (given / "keys").is_dir() and (given / "sigstore" / "keys").is_dir():
+        return given / "sigstore"
+    return given
 
 
 def serve(
