@@ -56,6 +56,11 @@ def test_reaching_the_port_is_not_enough(guarded: Instance) -> None:
     assert page.status_code == 200, page.text
     assert "approval code" in page.text and LOGIN_EMAIL in page.text
     assert page.headers["x-frame-options"] == "DENY"
+    # The approval's redirect goes to the client's loopback URI: form-action allows exactly
+    # this page's origin and loopback ones (a browser enforces it on the redirect).
+    csp = page.headers["content-security-policy"]
+    assert "form-action 'self' http://localhost:* http://127.0.0.1:* http://[::1]:*" in csp
+    assert "script-src" not in csp and "frame-ancestors 'none'" in csp
     assert "location" not in page.headers
     # The server printed the code on its console, for whoever runs it.
     assert len(_codes(guarded)) == before + 1

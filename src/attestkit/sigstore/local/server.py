@@ -199,8 +199,18 @@ type it here. If you did not start this login, close this page.</p>
 <button type="submit">Approve</button>
 </form></main></body></html>
 """
-    # Never framed (clickjacking), never cached.
-    headers = {"X-Frame-Options": "DENY", "Cache-Control": "no-store"}
+    # Never framed (clickjacking), never cached.  The approval form's answer redirects to
+    # the client's loopback redirect URI (OAuth for native apps), which a browser checks
+    # against form-action: loopback origins are allowed there, nothing else.
+    headers = {
+        "X-Frame-Options": "DENY",
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": (
+            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none';"
+            " frame-ancestors 'none'; form-action 'self' http://localhost:* http://127.0.0.1:*"
+            " http://[::1]:*"
+        ),
+    }
     return HTMLResponse(body, status_code=403 if prompt.error else 200, headers=headers)
 
 
