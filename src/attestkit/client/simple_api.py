@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
-from attestkit.core.issuers import is_loopback_host
+from attestkit.core.issuers import secure_url
 from attestkit.errors import AttestkitError, InputError
 
 __all__ = ["ACCEPT", "IndexFile", "IndexReadError", "ProjectPage", "SimpleClient", "secure_url"]
@@ -50,12 +50,6 @@ class ProjectPage:
     url: str
     files: tuple[IndexFile, ...]
     api_version: str
-
-
-def secure_url(url: str) -> bool:
-    """``https://``, or ``http://`` on a loopback host."""
-    parts = urlsplit(url)
-    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname))
 
 
 class SimpleClient:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["OidcIssuer", "check_issuer_url", "forge_url", "is_loopback_host"]
+__all__ = ["OidcIssuer", "check_issuer_url", "forge_url", "is_loopback_host", "secure_url"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,14 @@ class OidcIssuer:
     kind: str
     discovery_url: str | None = None
     jwks: dict[str, Any] | None = None
+
+
+def secure_url(url: str) -> bool:
+    """``https://``, or ``http://`` on a loopback host (where no network can see it)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname))
 
 
 def is_loopback_host(host: str | None) -> bool:

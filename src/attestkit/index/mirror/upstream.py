@@ -26,10 +26,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urljoin
 
 from attestkit.core.encoding import loads_json
-from attestkit.core.issuers import is_loopback_host
+from attestkit.core.issuers import secure_url
 from attestkit.errors import AttestkitError, InputError
 
 __all__ = [
@@ -76,12 +76,6 @@ class UpstreamPage:
     files: tuple[dict[str, Any], ...]
 
 
-def secure(url: str) -> bool:
-    """``https://``, or ``http://`` on a loopback host."""
-    parts = urlsplit(url)
-    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname))
-
-
 def plain_filename(name: object) -> bool:
     """A distribution filename that is safe as a path component and a URL segment."""
     return (
@@ -108,7 +102,7 @@ def _entry(item: object, page_url: str) -> dict[str, Any] | None:
     if not _SHA256.match(hashes.get("sha256", "")):
         return None  # attestations name a SHA-256: a file without one cannot be checked
     url = urljoin(page_url, str(item.get("url", "")))
-    if not secure(url):
+    if not secure_url(url):
         return None
     entry: dict[str, Any] = {"filename": item["filename"], "url": url, "hashes": hashes}
     requires = item.get("requires-python")
@@ -160,7 +154,7 @@ class Upstream:
         if response.status_code >= 500 or response.status_code == 429:
             response.close()
             raise UpstreamUnavailable(f"{url} answered {response.status_code} for {what}")
-        if not secure(response.url):
+        if not secure_url(response.url):
             response.close()
             raise UpstreamRefused(f"{url} redirected to {response.url}, which is not https://")
         return response
@@ -182,6 +176,14 @@ class Upstream:
             response.close()
         return b"".join(chunks)
 
+    def _json(self, response: Any, limit: int, what: str, url: str) -> Any:
+        """The response's body (at most ``limit`` bytes) as JSON; UpstreamRefused otherwise."""
+        body = self._read(response, limit, what)
+        try:
+            return loads_json(body, what=f"{what} at {url}")
+        except InputError as exc:
+            raise UpstreamRefused(exc.reason) from None
+
     def page(self, root: str, normalized: str, etag: str | None) -> UpstreamPage | str | None:
         """The page of ``normalized`` on ``root``; :data:`NOT_MODIFIED`; or None (404)."""
         url = urljoin(root, f"{quote(normalized)}/")
@@ -202,11 +204,7 @@ class Upstream:
         if not response.headers.get("Content-Type", "").startswith(ACCEPT):
             response.close()
             raise UpstreamRefused(f"{url} did not answer a PEP 691 JSON page for {what}")
-        body = self._read(response, MAX_PAGE, what)
-        try:
-            doc = loads_json(body, what=f"{what} at {url}")
-        except InputError as exc:
-            raise UpstreamRefused(exc.reason) from None
+        doc = self._json(response, MAX_PAGE, what, url)
         if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
             raise UpstreamRefused(f"{url} is not a PEP 691 project page (no files array)")
         raw_meta = doc.get("meta")
@@ -235,7 +233,7 @@ class Upstream:
     def provenance(self, url: str, filename: str) -> dict[str, Any] | None:
         """The provenance object at ``url``, or None when upstream has none (404)."""
         what = f"the provenance of {filename}"
-        if not secure(url):
+        if not secure_url(url):
             raise UpstreamRefused(f"provenance URL {url} is not https://")
         response = self._get(url, what, Accept="application/vnd.pypi.integrity.v1+json")
         if response.status_code == 404:
@@ -244,11 +242,7 @@ class Upstream:
         if response.status_code != 200:
             response.close()
             raise UpstreamRefused(f"{url} answered {response.status_code} for {what}")
-        body = self._read(response, MAX_DOCUMENT, what)
-        try:
-            doc = loads_json(body, what=f"{what} at {url}")
-        except InputError as exc:
-            raise UpstreamRefused(exc.reason) from None
+        doc = self._json(response, MAX_DOCUMENT, what, url)
         if not isinstance(doc, dict):
             raise UpstreamRefused(f"{what} at {url} is not a JSON object")
         return doc
