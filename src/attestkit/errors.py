@@ -20,6 +20,7 @@ __all__ = [
     "ConversionError",
     "InputError",
     "MissingExtraError",
+    "NotFoundError",
     "ServiceError",
     "VerificationError",
     "require_sigstore",
@@ -56,6 +57,10 @@ class AttestkitError(ValueError):
 
 class InputError(AttestkitError):
     """The input cannot be used: unreadable, not JSON, wrong schema, bad filename."""
+
+
+class NotFoundError(InputError):
+    """The named object (project, release, file, user) does not exist (HTTP 404)."""
 
 
 class MissingExtraError(AttestkitError):

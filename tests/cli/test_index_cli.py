@@ -116,6 +116,74 @@ def test_projects(index) -> None:
     assert index("project", "add", "x").code == 2
 
 
+def test_roles_and_removing_users(index) -> None:
+    for name in ("alice", "bob", "carol"):
+        index("user", "add", name)
+    index("project", "add", "demo", "--owner", "alice")
+    assert index("role", "add", "demo", "bob").out == "bob is now Maintainer of demo\n"
+    assert index("role", "add", "demo", "carol", "--role", "owner").out == (
+        "carol is now Owner of demo\n"
+    )
+    assert json.loads(index("role", "list", "demo", "--json").out) == [
+        {"user": "alice", "role": "Owner"},
+        {"user": "carol", "role": "Owner"},
+        {"user": "bob", "role": "Maintainer"},
+    ]
+    assert one_error_line(index("role", "add", "demo", "bob", "--role", "admin")) == (
+        "unknown role 'admin' (one of Owner, Maintainer)"
+    )
+    assert index("role", "remove", "demo", "carol").code == 0
+    assert one_error_line(index("role", "remove", "demo", "alice")) == (
+        "'alice' is the last Owner of 'demo'; add another Owner first"
+    )
+    assert one_error_line(index("role", "add", "demo", "alice", "--role", "Maintainer")) == (
+        "'alice' is the last Owner of 'demo'; add another Owner first"
+    )
+
+    # Removing a user: their tokens go; never a project's only Owner.
+    index("token", "add", "--user", "alice")
+    index("token", "add", "--user", "bob", "--description", "bob's")
+    mine = json.loads(index("token", "list", "--user", "bob", "--json").out)
+    assert [t["description"] for t in mine] == ["bob's"]
+    assert one_error_line(index("user", "remove", "alice")).endswith("add --yes")
+    assert one_error_line(index("user", "remove", "alice", "--yes")) == (
+        "'alice' is the only Owner of demo: add another Owner or delete the project first"
+    )
+    assert index("user", "remove", "bob", "--yes").out == (
+        "removed user bob and their tokens (left demo)\n"
+    )
+    assert [t["user"] for t in json.loads(index("token", "list", "--json").out)] == ["alice"]
+    assert [r["user"] for r in json.loads(index("role", "list", "demo", "--json").out)] == ["alice"]
+    assert one_error_line(index("token", "list", "--user", "bob")).startswith("no user 'bob'")
+
+
+def test_project_status(index) -> None:
+    index("user", "add", "alice")
+    index("project", "add", "demo", "--owner", "alice")
+    done = index("project", "status", "demo", "archived", "--reason", "see demo2")
+    assert done.out == "demo is now archived: see demo2\n"
+    assert index("project", "status", "demo", "active").out == "demo is now active\n"
+    assert index("project", "status", "demo", "gone").code == 2  # argparse choices
+    assert one_error_line(index("project", "status", "nope", "archived")) == "no project 'nope'"
+
+
+def test_pending_publishers_expire(index) -> None:
+    index("user", "add", "alice")
+    added = index(
+        "publisher", "add", "--pending", "soon", "--owner", "alice",
+        "--github", "o/r", "--workflow", "r.yml", "--expires-in", "2d",
+    )  # fmt: skip
+    assert added.code == 0, added.err
+    assert "pending project soon, until 20" in added.out
+    listed = json.loads(index("publisher", "list", "--json").out)
+    assert listed[0]["expires"] is not None and listed[0]["expired"] is False
+    bad = index(
+        "publisher", "add", "--pending", "x", "--owner", "alice",
+        "--github", "o/r", "--workflow", "r.yml", "--expires-in", "-3",
+    )  # fmt: skip
+    assert bad.code == 2 and "not a positive duration" in bad.err
+
+
 # -- tokens ----------------------------------------------------------------------------------
 
 
@@ -150,9 +218,8 @@ def test_tokens(index, where) -> None:
     assert one_error_line(index("token", "add", "--user", "bob", "--project", "demo")) == (
         "user 'bob' has no role on project 'demo'"
     )
-    assert one_error_line(index("token", "add", "--user", "alice", "--expires-in", "0")) == (
-        "--expires-in must be a positive number of seconds"
-    )
+    zero = index("token", "add", "--user", "alice", "--expires-in", "0")
+    assert zero.code == 2 and "'0' is not a positive duration" in zero.err
     unscoped = index("token", "add", "--user", "bob").out.strip()
 
     listed = json.loads(index("token", "list", "--json").out)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UsageError",
+    "duration",
     "fail_usage",
     "iso_when",
     "policy_from_args",
@@ -164,6 +165,21 @@ def progress_wanted(enabled: bool = True) -> bool:
 def print_json(value: Any, stream: TextIO | None = None) -> None:
     """Write ``value`` as indented JSON and a newline (to stdout by default)."""
     (stream or sys.stdout).write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str) -> int:
+    """An argparse type: seconds from ``3600``, ``90s``, ``15m``, ``12h`` or ``30d`` (> 0)."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:], 0)
+    number = value[:-1] if unit else value
+    if not number.isascii() or not number.isdigit() or int(number) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a positive duration (seconds, or a number with s, m, h or d)"
+        )
+    return int(number) * (unit or 1)
 
 
 def iso_when(value: dt.datetime | None) -> str | None:

@@ -1,9 +1,10 @@
-"""``attestkit index release|file|project``: yank, unyank and delete (PEP 592, PyPI's rules).
+"""``attestkit index release|file|project``: yank, delete, status (PEP 592, 792; PyPI's rules).
 
 ``release yank PROJECT VERSION [--reason R]`` and ``release unyank`` change what
 installers see at once; ``file delete``, ``release delete`` and ``project
 delete`` need ``--yes`` and are final: a deleted file's name is never accepted
-again.  The stored bytes are removed after the database change committed.
+again.  ``project status NAME active|archived|quarantined|deprecated`` sets the
+PEP 792 marker.  The stored bytes are removed after the database change committed.
 """
 
 from __future__ import annotations
@@ -76,6 +77,14 @@ def _delete_file(session: Session, args: argparse.Namespace) -> _Report:
     return _removing(args, paths, f"deleted {args.filename}")
 
 
+def _status(session: Session, args: argparse.Namespace) -> _Report:
+    from attestkit.index.lifecycle import set_status
+
+    project = set_status(session, args.name, args.status, args.reason)
+    why = f": {project.status_reason}" if project.status_reason else ""
+    return lambda: print(f"{project.name} is now {project.status}{why}")
+
+
 def _delete_project(session: Session, args: argparse.Namespace) -> _Report:
     from attestkit.index.lifecycle import delete_project
 
@@ -90,14 +99,26 @@ LIFECYCLE_HANDLERS: dict[tuple[str, str], Callable[[Session, argparse.Namespace]
     ("release", "delete"): _delete_release,
     ("file", "delete"): _delete_file,
     ("project", "delete"): _delete_project,
+    ("project", "status"): _status,
 }
 
 
 def add_project_delete(projects: Subparsers[argparse.ArgumentParser], action: _Action) -> None:
-    """Add ``attestkit index project delete NAME --yes``."""
+    """Add ``attestkit index project delete NAME --yes`` and ``project status``."""
+    from attestkit.core.constants import PROJECT_STATUSES
+
     q = action(projects, "delete", "delete a project, its releases and files (final)")
     q.add_argument("name", metavar="NAME")
     q.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
+    q = action(
+        projects,
+        "status",
+        "set a project's status (PEP 792): archived and quarantined refuse uploads,"
+        " quarantined also withdraws the files",
+    )
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("status", choices=PROJECT_STATUSES)
+    q.add_argument("--reason", metavar="TEXT", help="why (shown to installers and on the page)")
 
 
 def add_lifecycle_parsers(objects: Subparsers[argparse.ArgumentParser], action: _Action) -> None:

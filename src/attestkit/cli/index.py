@@ -19,12 +19,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from attestkit.cli._common import fail_usage, iso_when, print_json, print_table
+from attestkit.cli._common import duration, fail_usage, iso_when, print_json, print_table
 from attestkit.cli._index_lifecycle import (
     LIFECYCLE_HANDLERS,
     add_lifecycle_parsers,
     add_project_delete,
 )
+from attestkit.cli._index_people import PEOPLE_HANDLERS, add_role_parsers, add_user_remove
 from attestkit.cli._index_quarantine import QUARANTINE_HANDLERS, add_quarantine_parsers
 from attestkit.cli._options import EXIT_OK, Subparsers, add_json, add_verbose
 
@@ -91,6 +92,13 @@ def _one_line(exc: BaseException) -> str:
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     text = str(cause).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def _past(when: dt.datetime | None) -> bool:
+    """Whether a stored time (naive UTC from SQLite, aware from PostgreSQL) has passed."""
+    if when is None:
+        return False
+    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)) <= dt.datetime.now(dt.UTC)
 
 
 def _user(session: Session, name: str) -> User:
@@ -194,8 +202,6 @@ def _token_add(session: Session, args: argparse.Namespace) -> _Report:
         fail_usage(f"user {user.username!r} has no role on project {project.name!r}")
     expires = None
     if args.expires_in is not None:
-        if args.expires_in <= 0:
-            fail_usage("--expires-in must be a positive number of seconds")
         expires = utcnow() + dt.timedelta(seconds=args.expires_in)
     token, row = admin.create_token(
         session, user=user, project=project, expires=expires, description=args.description
@@ -249,6 +255,8 @@ def _token_rows(session: Session) -> list[dict[str, Any]]:
 
 def _token_list(session: Session, args: argparse.Namespace) -> _Report:
     rows = _token_rows(session)
+    if args.user is not None:
+        rows = [r for r in rows if r["user"] == _user(session, args.user).username]
     if args.json:
         print_json(rows)
     else:
@@ -301,10 +309,25 @@ def _publisher_add(session: Session, args: argparse.Namespace) -> _Report:
         )
         if same_target and existing.config == config:
             fail_usage(f"the same publisher is already registered (id {existing.id})")
+    expires = None
+    if args.pending is not None:
+        from attestkit.index.db import utcnow
+
+        expires = utcnow() + dt.timedelta(seconds=args.expires_in)
     publisher = admin.add_publisher(
-        session, kind, config, project=project, pending_name=args.pending, added_by=owner
+        session,
+        kind,
+        config,
+        project=project,
+        pending_name=args.pending,
+        added_by=owner,
+        expires=expires,
     )
-    target = f"project {project.name}" if project else f"pending project {args.pending}"
+    target = (
+        f"project {project.name}"
+        if project
+        else f"pending project {args.pending}, until {iso_when(expires)}"
+    )
     return lambda: print(
         f"added {kind} publisher {publisher.id} for {target}: {_describe(publisher)}"
     )
@@ -326,6 +349,8 @@ def _publisher_list(session: Session, args: argparse.Namespace) -> _Report:
             "added_by": users.get(p.added_by_id) if p.added_by_id is not None else None,
             "config": p.config,
             "created": iso_when(p.created),
+            "expires": iso_when(p.expires),
+            "expired": p.project_id is None and _past(p.expires),
         }
         for p in session.scalars(select(TrustedPublisher).order_by(TrustedPublisher.id))
     ]
@@ -336,7 +361,8 @@ def _publisher_list(session: Session, args: argparse.Namespace) -> _Report:
     shown = [
         dict(
             r,
-            project=r["project"] or f"{r['pending_project']} (pending)",
+            project=r["project"]
+            or f"{r['pending_project']} ({'expired' if r['expired'] else 'pending'})",
             publisher=_describe(publishers[r["id"]]),
         )
         for r in rows
@@ -377,6 +403,7 @@ _HANDLERS: dict[tuple[str, str], _Handler] = {
     ("publisher", "remove"): _publisher_remove,
     **QUARANTINE_HANDLERS,
     **LIFECYCLE_HANDLERS,
+    **PEOPLE_HANDLERS,
 }
 
 
@@ -418,9 +445,10 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         where(q)
         return q
 
-    def listing(parent: Subparsers[argparse.ArgumentParser], text: str) -> None:
+    def listing(parent: Subparsers[argparse.ArgumentParser], text: str) -> argparse.ArgumentParser:
         q = action(parent, "list", text)
         add_json(q)
+        return q
 
     q = objects.add_parser(
         "init", help="create the index (schema and file store) in --data-dir or --database-url"
@@ -435,6 +463,7 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     q.add_argument("name", metavar="NAME")
     q.add_argument("--email", metavar="E")
     listing(users, "list users")
+    add_user_remove(users, action)
 
     group = objects.add_parser("project", help="projects and their owners")
     projects = group.add_subparsers(dest="index_action", metavar="ACTION", required=True)
@@ -444,15 +473,22 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     listing(projects, "list projects")
     add_project_delete(projects, action)
     add_lifecycle_parsers(objects, action)
+    add_role_parsers(objects, action, listing)
 
     group = objects.add_parser("token", help="API tokens for uploads (pypi-...)")
     tokens = group.add_subparsers(dest="index_action", metavar="ACTION", required=True)
     q = action(tokens, "add", "create an upload token for a user and print it (shown once)")
     q.add_argument("--user", metavar="USER", required=True)
     q.add_argument("--project", metavar="P", help="only for this project")
-    q.add_argument("--expires-in", metavar="SECONDS", type=int, help="lifetime (default: none)")
+    q.add_argument(
+        "--expires-in",
+        metavar="TIME",
+        type=duration,
+        help="lifetime: seconds, or e.g. 12h, 90d (default: none)",
+    )
     q.add_argument("--description", metavar="D")
-    listing(tokens, "list tokens (user tokens and ones minted by Trusted Publishing)")
+    q = listing(tokens, "list tokens (user tokens and ones minted by Trusted Publishing)")
+    q.add_argument("--user", metavar="USER", help="only this user's tokens")
     q = action(tokens, "revoke", "delete a token")
     q.add_argument("id", metavar="ID", help="token id (or a unique prefix of it)")
 
@@ -468,6 +504,13 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     target.add_argument("--project", metavar="P", help="an existing project")
     target.add_argument("--pending", metavar="NAME", help="a project to create on first publish")
     q.add_argument("--owner", metavar="USER", help="who owns the pending project (and added it)")
+    q.add_argument(
+        "--expires-in",
+        metavar="TIME",
+        type=duration,
+        default=30 * 86400,
+        help="a pending publisher stops working after this long unless used (default 30d)",
+    )
     kind = q.add_mutually_exclusive_group(required=True)
     kind.add_argument("--github", metavar="OWNER/REPO", help="GitHub Actions repository")
     kind.add_argument("--gitlab", metavar="GROUP/PROJECT", help="GitLab CI project path")

@@ -87,3 +87,5 @@ FULCIO_DER_OIDS: Final = {
 }
 #: OtherName SAN type id.
 FULCIO_OTHERNAME_OID: Final = "1.3.6.1.4.1.57264.1.7"
+#: PEP 792 project status markers (the Simple API's ``project-status``).
+PROJECT_STATUSES: Final = ("active", "archived", "quarantined", "deprecated")

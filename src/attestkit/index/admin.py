@@ -127,8 +127,14 @@ def add_publisher(
     project: Project | None = None,
     pending_name: str | None = None,
     added_by: User | None = None,
+    expires: dt.datetime | None = None,
 ) -> TrustedPublisher:
-    """Register a Trusted Publisher for ``project``, or pending for a new project name."""
+    """Register a Trusted Publisher for ``project``, or pending for a new project name.
+
+    A pending publisher can be given an ``expires`` time after which it no longer
+    creates the project (a name reserved by mistake or long ago does not stay
+    claimable forever).
+    """
     if kind not in PUBLISHER_FIELDS:
         raise InputError(f"unknown publisher kind {kind!r} (one of {', '.join(PUBLISHER_FIELDS)})")
     required, optional = PUBLISHER_FIELDS[kind]
@@ -160,6 +166,7 @@ def add_publisher(
         project_id=project.id if project else None,
         pending_project_name=pending_name,
         added_by_id=added_by.id if added_by else None,
+        expires=expires if pending_name is not None else None,
     )
     session.add(publisher)
     session.flush()

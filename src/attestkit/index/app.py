@@ -16,13 +16,14 @@ __all__ = ["create_app", "index_routes"]
 
 def index_routes(index: Index) -> list[BaseRoute]:
     """All of the index's routes, in matching order."""
+    from attestkit.index import manage
     from attestkit.index.mirror import routes as mirror
     from attestkit.index.read import integrity, jsonapi, pages, search, simple
     from attestkit.index.trusted_publishing import routes as oidc
     from attestkit.index.upload import handler as upload
 
     routes: list[BaseRoute] = []
-    for module in (upload, oidc, simple, mirror, integrity, jsonapi, search, pages):
+    for module in (upload, oidc, manage, simple, mirror, integrity, jsonapi, search, pages):
         routes.extend(module.routes(index))
     return routes
 

@@ -89,6 +89,9 @@ class Project(Base):
     #: Bumped by every change that the Simple API shows (``_last-serial``).
     serial: Mapped[int] = mapped_column(BigInteger, default=0)
     total_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: PEP 792 status marker: ``active``, ``archived``, ``quarantined`` or ``deprecated``.
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    status_reason: Mapped[str | None] = mapped_column(Text)
     releases: Mapped[list[Release]] = relationship(back_populates="project")
 
 
@@ -188,6 +191,8 @@ class TrustedPublisher(Base):
     pending_project_name: Mapped[str | None] = mapped_column(String(200))
     added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: When a *pending* publisher stops being usable (None: never; registered ones: None).
+    expires: Mapped[dt.datetime | None] = mapped_column()
 
 
 class ApiToken(Base):

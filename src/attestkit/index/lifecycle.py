@@ -1,4 +1,4 @@
-"""A project's life after upload: yanking (PEP 592) and deleting files, releases and projects.
+"""A project's life after upload: yanking (PEP 592), status markers (PEP 792) and deletion.
 
 Every change is one transaction that also bumps the project's serial, so the
 Simple API shows it at once (cached pages are valid only for the serial they
@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_version
 from sqlalchemy import select
 
-from attestkit.errors import InputError
+from attestkit.core.constants import PROJECT_STATUSES
+from attestkit.errors import InputError, NotFoundError
 from attestkit.index.admin import find_project
 from attestkit.index.db import DeletedFilename, File, Project, Release
 
@@ -33,18 +34,23 @@ if TYPE_CHECKING:
     from attestkit.index.instance import Index
 
 __all__ = [
+    "STATUSES",
     "delete_file",
     "delete_project",
     "delete_release",
     "remove_stored",
+    "set_status",
     "set_yanked",
 ]
+
+#: PEP 792 project status markers.
+STATUSES = PROJECT_STATUSES
 
 
 def _project(session: Session, name: str) -> Project:
     project = find_project(session, name)
     if project is None:
-        raise InputError(f"no project {name!r}")
+        raise NotFoundError(f"no project {name!r}")
     return project
 
 
@@ -54,7 +60,7 @@ def _release(session: Session, project: Project, version: str) -> Release:
     for release in releases:
         if release.version == version or release.canonical_version == wanted:
             return release
-    raise InputError(f"project {project.name!r} has no release {version!r}")
+    raise NotFoundError(f"project {project.name!r} has no release {version!r}")
 
 
 def set_yanked(
@@ -67,6 +73,22 @@ def set_yanked(
     release.yanked_reason = (reason or None) if yanked else None
     project.serial += 1
     return release
+
+
+def set_status(session: Session, project_name: str, status: str, reason: str | None) -> Project:
+    """Set a project's PEP 792 status (and the reason installers may show).
+
+    ``archived`` and ``quarantined`` refuse uploads; ``quarantined`` also
+    withdraws the files from the Simple API and downloads (they are kept, and
+    come back with ``active``).
+    """
+    if status not in STATUSES:
+        raise InputError(f"unknown project status {status!r} (one of {', '.join(STATUSES)})")
+    project = _project(session, project_name)
+    project.status = status
+    project.status_reason = (reason or None) if status != "active" else None
+    project.serial += 1
+    return project
 
 
 def _forget(session: Session, project: Project, files: list[File]) -> list[str]:
@@ -93,7 +115,7 @@ def delete_file(session: Session, project_name: str, filename: str) -> list[str]
         .where(Release.project_id == project.id, File.filename == filename)
     )
     if file is None:
-        raise InputError(f"project {project.name!r} has no file {filename!r}")
+        raise NotFoundError(f"project {project.name!r} has no file {filename!r}")
     paths = _forget(session, project, [file])
     project.serial += 1
     return paths

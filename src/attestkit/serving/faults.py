@@ -14,7 +14,9 @@ exceptions are such faults:
 
 Anything else is left alone (a real bug still surfaces).  :func:`install` adds
 the handlers to a Starlette application; the response is one line of text and
-the connection stays open.
+the connection stays open.  It also answers a deliberate refusal
+(:class:`attestkit.errors.ServiceError`, e.g. a body over its limit) that a
+route let through with that error's status, so a refusal is never a 500.
 """
 
 from __future__ import annotations
@@ -87,6 +89,16 @@ def install(app: Starlette) -> None:
         headers = {"Retry-After": str(RETRY_AFTER)}
         return PlainTextResponse(f"{status} {reason}\n", status_code=status, headers=headers)
 
+    async def refused(request: Request, exc: Exception) -> Response:
+        # A deliberate refusal (e.g. a body over the limit) that no route answered
+        # itself: its status and one line, never a 500.
+        status = getattr(exc, "status", 400)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return PlainTextResponse(f"{status} {reason}\n", status_code=status)
+
+    from attestkit.errors import ServiceError
+
+    app.add_exception_handler(ServiceError, refused)
     kinds: list[type[Exception]] = [OSError, sqlite3.Error]
     try:
         from sqlalchemy.exc import SQLAlchemyError

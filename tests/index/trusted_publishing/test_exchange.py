@@ -730,6 +730,32 @@ def test_empty_ref_and_sha(server: Server, issuer: Issuer, alice: int) -> None:
     )
 
 
+def test_an_expired_pending_publisher_creates_nothing(
+    server: Server, issuer: Issuer, alice: int
+) -> None:
+    publisher_id = add_publisher(
+        server, "GitHub", {"repository": REPO, "workflow": "release.yml"}, pending="late"
+    )
+    with server.index.session() as session:
+        tp = session.get(TrustedPublisher, publisher_id)
+        assert tp is not None
+        tp.expires = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    code, description = error(exchange(server, github_token(issuer)))
+    assert code == "invalid-publisher"
+    assert "the pending publisher for 'late' expired at" in description
+    with server.index.session() as session:
+        assert admin.find_project(session, "late") is None
+        assert session.query(ApiToken).count() == 0
+    with server.index.session() as session:  # still within its time: it works, and stops expiring
+        tp = session.get(TrustedPublisher, publisher_id)
+        assert tp is not None
+        tp.expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    assert exchange(server, github_token(issuer)).status_code == 200
+    with server.index.session() as session:
+        tp = session.get(TrustedPublisher, publisher_id)
+        assert tp is not None and tp.project_id is not None and tp.expires is None
+
+
 def test_pending_publisher_whose_project_exists(server: Server, issuer: Issuer, alice: int) -> None:
     publisher_id = add_publisher(
         server, "GitHub", {"repository": REPO, "workflow": "release.yml"}, pending="taken"

@@ -54,7 +54,7 @@ from starlette.responses import FileResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Route
 
 from attestkit.index.admin import normalize
-from attestkit.index.db import File, Project
+from attestkit.index.db import File, Project, Release
 from attestkit.index.read.web import (
     CORS_HEADERS,
     FileView,
@@ -230,9 +230,14 @@ def detail_json(base: str, project: ProjectView) -> dict[str, Any]:
     return {
         "meta": {"api-version": API_VERSION, "_last-serial": project.serial},
         "name": project.normalized_name,
-        "project-status": {"status": "active"},
+        "project-status": project.status_json(),
         "versions": [r.version for r in project.releases],
-        "files": [_file_json(base, project, r, f) for r, f in project.files()],
+        # PEP 792: a quarantined project offers no files to install.
+        "files": (
+            []
+            if project.status == "quarantined"
+            else [_file_json(base, project, r, f) for r, f in project.files()]
+        ),
     }
 
 
@@ -427,5 +432,10 @@ def _file_by_path(session: Session, path: str) -> File | None:
     filename = path.rpartition("/")[2]
     if not filename:
         return None
-    row = session.scalar(select(File).where(File.filename == filename))
+    row = session.scalar(
+        select(File)
+        .join(Release, Release.id == File.release_id)
+        .join(Project, Project.id == Release.project_id)
+        .where(File.filename == filename, Project.status != "quarantined")
+    )
     return row if row is not None and row.path == path else None

@@ -334,6 +334,16 @@ class ProjectView:
     normalized_name: str
     serial: int
     releases: tuple[ReleaseView, ...]
+    #: PEP 792 status marker and its optional reason.
+    status: str = "active"
+    status_reason: str | None = None
+
+    def status_json(self) -> dict[str, str]:
+        """The Simple API's ``project-status`` object (PEP 792)."""
+        status = {"status": self.status}
+        if self.status_reason:
+            status["reason"] = self.status_reason
+        return status
 
     def files(self) -> list[tuple[ReleaseView, FileView]]:
         """Every file with its release, sorted by (version, filename) as PyPI does."""
@@ -439,6 +449,8 @@ def load_project(index: Index, name: str, *, provenance: bool = False) -> Projec
             normalized_name=project.normalized_name,
             serial=int(project.serial or 0),
             releases=tuple(views),
+            status=project.status or "active",
+            status_reason=project.status_reason,
         )
 
 

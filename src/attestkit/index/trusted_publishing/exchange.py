@@ -362,7 +362,21 @@ class TrustedPublishing:
                 .order_by(TrustedPublisher.id)
             )
         )
-        publisher = _select(rules, candidates, claims, issuer.iss)
+        now_dt = dt.datetime.fromtimestamp(self._clock(), dt.UTC)
+        expired = [p for p in candidates if _pending_expired(p, now_dt)]
+        live = [p for p in candidates if p not in expired]
+        try:
+            publisher = _select(rules, live, claims, issuer.iss)
+        except MintError:
+            for stale in expired:
+                if _claims_match(rules, stale, claims, issuer.iss):
+                    assert stale.expires is not None
+                    raise _invalid_publisher(
+                        f"the pending publisher for {stale.pending_project_name!r} expired at"
+                        f" {_as_utc(stale.expires).isoformat(timespec='seconds')}; ask the index"
+                        " to register it again"
+                    ) from None
+            raise
         jti = claims.get("jti")
         if isinstance(jti, str) and session.get(UsedJti, (issuer.iss, jti)) is not None:
             raise MintError("invalid-reuse-token", _REUSED)
@@ -377,6 +391,7 @@ class TrustedPublishing:
                 raise MintError("invalid-payload", str(exc)) from None
             publisher.project_id = project.id
             publisher.pending_project_name = None
+            publisher.expires = None
             session.flush()
             log.info("pending publisher %d created project %r", publisher.id, project.name)
         now = int(self._clock())
@@ -435,6 +450,30 @@ class TrustedPublishing:
                 )
         except SQLAlchemyError as exc:  # pragma: no cover - retried on the next mint
             log.warning("purging expired jti rows failed: %s", exc)
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def _pending_expired(publisher: TrustedPublisher, now: dt.datetime) -> bool:
+    """Whether ``publisher`` is pending and past its expiry."""
+    return (
+        publisher.project_id is None
+        and publisher.expires is not None
+        and _as_utc(publisher.expires) <= now
+    )
+
+
+def _claims_match(
+    rules: ClaimRules, candidate: TrustedPublisher, claims: Mapping[str, Any], iss: str
+) -> bool:
+    """Whether the claims match ``candidate``."""
+    try:
+        rules.check(candidate.config, claims, iss)
+    except Mismatch:
+        return False
+    return True
 
 
 def _select(

@@ -341,6 +341,12 @@ class UploadHandler:
                     f"{who} allowed to upload to project '{project.name}'."
                     f" See {urls.help}#project-name for more information.",
                 )
+            if project.status in {"archived", "quarantined"}:
+                # PEP 792: an archived project takes no new files; a quarantined one
+                # offers none.  (The owner sets the status back to active first.)
+                raise UploadError(
+                    400, f"Project '{project.name}' is {project.status}: uploads are not accepted."
+                )
             return project.id, project.name, project.normalized_name
 
     def _check_size(self, project_id: int | None, project_name: str, size: int, urls: Urls) -> None:
