@@ -56,7 +56,7 @@ def start_attestkit_mirror(base: Path, upstream: str, trust: Path) -> ib.Server:
     data = base / "mirror"
     log = base / "mirror.log"
     proc = subprocess.Popen(
-        [str(ib.BIN / "attestkit"), "serve", "--dev", "--data-dir", str(data),
+        [str(ib.BIN / "attestkit"), "serve", "--dev", "--port", "0", "--data-dir", str(data),
          "--host", ib.HOST, "--port", "0", "--mirror", f"{upstream}/simple/",
          "--trust-root", str(trust)],
         stdout=subprocess.PIPE, stderr=log.open("wb"),

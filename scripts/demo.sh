@@ -22,7 +22,7 @@ open(sys.argv[2], "wb").write(data) if len(sys.argv) > 2 and sys.argv[2] != "-" 
 }
 
 echo "== start the index with the embedded Sigstore (OIDC issuer, CA, transparency log)"
-$AK serve --dev --data-dir "$work/data" > "$work/serve.log" 2>&1 &
+$AK serve --dev --port 0 --data-dir "$work/data" > "$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do grep -q serving "$work/serve.log" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/.*serving \(http[^ ]*\).*/\1/p' "$work/serve.log" | head -n 1)

@@ -147,3 +147,38 @@ def test_a_bad_config_file_is_named(tmp_path: Path) -> None:
     r = ak("serve", "--config", str(config))
     assert r.returncode == 2
     assert str(config) in r.stderr and "unknown key serve.prot" in r.stderr
+
+
+def test_the_default_port_is_8740(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 8740)) == 0:
+            pytest.skip("something else listens on 127.0.0.1:8740")
+    server = start_server(["serve"], tmp_path / "d", free_port=False)
+    try:
+        assert server.url == "http://127.0.0.1:8740"
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_forwarded_headers_only_from_configured_proxies(tmp_path: Path, trusted: bool) -> None:
+    proxy = ["--forwarded-allow-ips", "127.0.0.1"] if trusted else []
+    server = start_server(["serve", *proxy], tmp_path / "d")
+    try:
+        page = requests.get(
+            server.url + "/pypi/nothing/json",
+            headers={"X-Forwarded-Proto": "https", "Host": "pypi.example.test"},
+            timeout=30,
+        )
+        home = requests.post(
+            server.url + "/legacy", headers={"X-Forwarded-Proto": "https"}, allow_redirects=False,
+            timeout=30,
+        )  # fmt: skip
+    finally:
+        server.stop()
+    assert page.status_code == 400  # Host names are still checked, proxy or not
+    assert home.status_code == 308  # an absolute URL, built with the scheme believed
+    scheme = "https" if trusted else "http"
+    assert home.headers["location"].startswith(f"{scheme}://127.0.0.1:"), home.headers

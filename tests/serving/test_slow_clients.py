@@ -29,7 +29,7 @@ def _serve(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (LIMIT, LIMIT))
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "attestkit", "serve", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "attestkit", "serve", "--port", "0", "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
     from attestkit.errors import AttestkitError
     from attestkit.index.instance import default_data_dir
     from attestkit.index.serve import Served, serve
-    from attestkit.serving.config import ServeConfig, load_config
+    from attestkit.serving.config import DEFAULT_PORT, ServeConfig, load_config
 
     try:
         conf = load_config(args.config).serve if args.config else ServeConfig()
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         serve(
             data_dir,
             pick(args.host, conf.host, "127.0.0.1"),
-            pick(args.port, conf.port, 0),
+            pick(args.port, conf.port, DEFAULT_PORT),
             dev=dev,
             database_url=pick(args.database_url, conf.database_url, None),
             trust_roots=[*conf.trust_roots, *args.trust_root],
@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             ssl_certfile=pick(args.ssl_certfile, conf.ssl_certfile, None),
             ssl_keyfile=pick(args.ssl_keyfile, conf.ssl_keyfile, None),
             private=bool(pick(args.private, conf.private, False)),
+            forwarded_allow_ips=[*conf.forwarded_allow_ips, *args.forwarded_allow_ips],
             on_ready=ready,
         )
     except (OSError, AttestkitError) as exc:
@@ -123,7 +124,7 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         help="postgresql://USER:PW@HOST/DB (default: SQLite in DIR/index)",
     )
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="TCP port (default: any free port)")
+    p.add_argument("--port", type=int, help="TCP port (default 8740; 0: any free port)")
     p.add_argument(
         "--trust-root",
         metavar="FILE",
@@ -156,6 +157,14 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         default=[],
         help="a Host name clients use (others get 400); repeatable. Required on a network"
         " address unless --base-url is given; loopback names are allowed on loopback",
+    )
+    p.add_argument(
+        "--forwarded-allow-ips",
+        metavar="ADDR",
+        action="append",
+        default=[],
+        help="a reverse proxy (address or network) whose X-Forwarded-Proto/-For are believed;"
+        " repeatable (default: none are)",
     )
     p.add_argument("--login-email", metavar="EMAIL", help="identity of the embedded login (--dev)")
     p.add_argument(

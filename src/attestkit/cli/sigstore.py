@@ -28,7 +28,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace, default_dir: Callable[[], Path]) -> int:
     from attestkit.errors import AttestkitError
-    from attestkit.serving.config import SigstoreConfig, load_config, parse_issuer
+    from attestkit.serving.config import (
+        DEFAULT_SIGSTORE_PORT,
+        SigstoreConfig,
+        load_config,
+        parse_issuer,
+    )
     from attestkit.sigstore.local.server import LocalSigstore, serve
 
     try:
@@ -78,7 +83,7 @@ def _serve(args: argparse.Namespace, default_dir: Callable[[], Path]) -> int:
         serve(
             data_dir,
             args.host or conf.host or "127.0.0.1",
-            args.port if args.port is not None else conf.port or 0,
+            next(p for p in (args.port, conf.port, DEFAULT_SIGSTORE_PORT) if p is not None),
             development=dev,
             issuers=issuers,
             ca_name=args.ca_name or conf.ca_name,
@@ -273,7 +278,7 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         help="organization named by a new private instance's CA certificates",
     )
     q.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    q.add_argument("--port", type=int, help="TCP port (default: any free port)")
+    q.add_argument("--port", type=int, help="TCP port (default 8741; 0: any free port)")
     q.add_argument(
         "--login-email",
         metavar="EMAIL",

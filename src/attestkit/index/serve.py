@@ -213,6 +213,7 @@ def serve(
     ssl_certfile: str | os.PathLike[str] | None = None,
     ssl_keyfile: str | os.PathLike[str] | None = None,
     private: bool = False,
+    forwarded_allow_ips: Sequence[str] = (),
     on_ready: Callable[[Served], None] | None = None,
 ) -> None:
     """Serve until interrupted.  ``port=0`` picks a free port.
@@ -237,6 +238,10 @@ def serve(
 
     ``ssl_certfile`` and ``ssl_keyfile`` (PEM) serve HTTPS instead of HTTP.
     ``private`` makes every read need a user's API token.
+
+    Behind a reverse proxy, ``forwarded_allow_ips`` lists the proxies (addresses
+    or networks) whose ``X-Forwarded-Proto`` and ``X-Forwarded-For`` are
+    believed; nobody else's are, and with none given no forwarded header is.
 
     Requests whose ``Host`` is not one of ``allowed_hosts`` (plus ``base_url``'s
     host, plus the loopback names on a loopback address) get 400; a network
@@ -316,6 +321,10 @@ def serve(
         "access_log": False,
         "lifespan": "off",
         "http": ReasonPhraseH11Protocol,
+        # Forwarded headers only from the configured proxies (uvicorn trusts
+        # 127.0.0.1 by default, which would let any local process pose as the proxy).
+        "proxy_headers": bool(forwarded_allow_ips),
+        "forwarded_allow_ips": list(forwarded_allow_ips) or [],
     }
     if workers > 1:
         index.close()

@@ -26,6 +26,7 @@ reviewed place.  A flag given on the command line wins over the file.
     ssl_certfile = "cert.pem"    # HTTPS (with ssl_keyfile); else put a TLS proxy in front
     ssl_keyfile = "key.pem"
     private = false              # true: every read needs a user's API token
+    forwarded_allow_ips = ["10.0.0.5"]       # reverse proxies whose X-Forwarded-* count
 
     [sigstore]                   # attestkit sigstore serve: a private Sigstore
     host = "127.0.0.1"
@@ -52,7 +53,21 @@ from attestkit.core.issuers import OidcIssuer, check_issuer_url
 from attestkit.core.providers import PROVIDERS
 from attestkit.errors import InputError
 
-__all__ = ["ISSUER_KINDS", "Config", "ServeConfig", "SigstoreConfig", "load_config", "parse_issuer"]
+__all__ = [
+    "DEFAULT_PORT",
+    "DEFAULT_SIGSTORE_PORT",
+    "ISSUER_KINDS",
+    "Config",
+    "ServeConfig",
+    "SigstoreConfig",
+    "load_config",
+    "parse_issuer",
+]
+
+#: ``attestkit serve``'s port when none is configured (``--port 0``: any free port).
+DEFAULT_PORT = 8740
+#: ``attestkit sigstore serve``'s port when none is configured.
+DEFAULT_SIGSTORE_PORT = 8741
 
 #: The provider kinds an issuer of a private Sigstore can have.
 ISSUER_KINDS = (*(k for k, p in PROVIDERS.items() if p.fulcio_type), "email")
@@ -82,6 +97,7 @@ class ServeConfig:
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
     private: bool | None = None
+    forwarded_allow_ips: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -135,6 +151,7 @@ _TYPES: dict[str, type] = {
     "ssl_certfile": str,
     "ssl_keyfile": str,
     "private": bool,
+    "forwarded_allow_ips": list,
     "ca_name": str,
     "issuers": list,
 }
@@ -172,6 +189,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             mirror_policy=_path(base, serve.get("mirror_policy")),
             local_only=_strings(serve, "local_only", source),
             allowed_hosts=_strings(serve, "allowed_hosts", source),
+            forwarded_allow_ips=_strings(serve, "forwarded_allow_ips", source),
             ssl_certfile=_path(base, serve.get("ssl_certfile")),
             ssl_keyfile=_path(base, serve.get("ssl_keyfile")),
             trust_roots=tuple(
@@ -197,6 +215,7 @@ _SERVE_SPECIAL = (
     "mirror_policy",
     "local_only",
     "allowed_hosts",
+    "forwarded_allow_ips",
     "ssl_certfile",
     "ssl_keyfile",
 )

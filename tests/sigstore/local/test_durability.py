@@ -208,6 +208,8 @@ def test_second_server_on_same_data_dir_is_refused(instance: Instance) -> None:
             "sigstore",
             "serve",
             "--dev",
+            "--port",
+            "0",
             "--data-dir",
             str(instance.data_dir),
         ],
