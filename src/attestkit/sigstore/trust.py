@@ -37,7 +37,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
@@ -133,6 +133,8 @@ class TrustedKey:
     key_details: str
     #: The hash the scheme uses; ``None`` for Ed25519.
     hash_algorithm: HashAlgorithm | None
+    #: The log's ``baseUrl`` in the trusted root (where its entries can be looked up).
+    base_url: str = ""
 
     def verify(self, signature: bytes, data: bytes) -> None:
         """Verify ``signature`` over ``data``; raise ``cryptography``'s ``InvalidSignature``.
@@ -426,7 +428,7 @@ def _keyring(logs: list[Any], what: str, now: datetime) -> tuple[dict[bytes, Tru
         candidates += 1
         trusted = _load_key(raw, details)
         if trusted is not None:
-            keyring[trusted.key_id] = trusted
+            keyring[trusted.key_id] = replace(trusted, base_url=obj["baseUrl"])
     return keyring, candidates
 
 

@@ -302,6 +302,22 @@ async def layout_probe(request: Request) -> HTMLResponse:
     )
 
 
+README = """# Attestations for Python
+
+| format | status |
+|--------|--------|
+| PEP 740 | ~~draft~~ final |
+
+<script>document.title = "pwned"</script>
+<img src="x" onerror="document.title = 'pwned'">
+[click](javascript:document.title='pwned')
+
+```
+pip install pypi-attestations
+```
+"""
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The full index app (plus the layout probe page) with the two real distributions.
@@ -312,6 +328,22 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("browser-index")
     index = Index.open(IndexConfig(data_dir=data_dir, trust_roots=(TrustRoot.production(),)))
     seed(index)
+    with index.session() as session:  # a README, hostile parts included, and a status
+        from sqlalchemy import select
+
+        from attestkit.index.db import Project, Release
+
+        release = session.scalars(select(Release)).all()
+        for r in release:
+            if r.version == "0.0.19":
+                r.metadata_json = {
+                    **r.metadata_json,
+                    "description": README,
+                    "description_content_type": "text/markdown; charset=UTF-8",
+                }
+        project = session.scalar(select(Project).where(Project.name == "pypi-attestations"))
+        assert project is not None
+        project.status, project.status_reason = "deprecated", "use the successor"
     server = start_server(
         index, lambda i: create_app(i, extra_routes=[Route("/_layout-probe", layout_probe)])
     )
@@ -370,6 +402,36 @@ def test_file_page_shows_certificate_and_log_entry(site, tmp_path):
     (provenance,) = values(dom, "provenance")
     [(href, _)] = provenance.links()
     assert href == f"{site.url}/integrity/pypi-attestations/0.0.19/{SDIST}/provenance"
+
+
+def test_project_page_renders_the_readme_safely_with_install_and_status(site, tmp_path):
+    dom = dump_dom(tmp_path, site.url + "/project/pypi-attestations/", wait_ms=500)
+    assert dom.find("title").text() == "pypi-attestations"  # no script ran
+    readme = dom.find("div", cls="readme")
+    assert readme.find("h1").text() == "Attestations for Python"
+    assert [c.text() for c in readme.find("table").find_all("td")] == ["PEP 740", "draft final"]
+    assert readme.find("del").text() == "draft"
+    assert not readme.find_all("script")
+    for node in readme.iter():
+        assert not any(k.startswith("on") for k in node.attrs), node.attrs
+        assert not node.attrs.get("href", "").startswith("javascript:")
+    install = dom.find("details", cls="install").find("pre").text()
+    assert f"pip install --index-url {site.url}/simple/ pypi-attestations" in install
+    assert f"uv pip install --index-url {site.url}/simple/ pypi-attestations" in install
+    status = dom.find("p", cls="status")
+    assert status.text() == "This project is deprecated: use the successor."
+    uploaded = dom.find("div", cls="file").find(cls="muted").text()
+    assert "uploaded 2024-12-04 23:14 UTC" in uploaded
+
+
+def test_log_entries_link_to_sigstore_search_and_help_exists(site, tmp_path):
+    dom = dump_dom(tmp_path, site.url + SDIST_PAGE)
+    (entry,) = values(dom, f"log index {LOG_INDEX}")
+    assert entry.links()[0][0] == f"https://search.sigstore.dev/?logIndex={LOG_INDEX}"
+    help_page = dump_dom(tmp_path, site.url + "/docs/archives")  # PyPI-style docs path
+    assert help_page.find("title").text() == "Help"
+    ids = {n.attrs.get("id") for n in help_page.iter()}
+    assert {"invalid-auth", "apitoken", "trusted-publishers", "project-name", "archives"} <= ids
 
 
 def test_unattested_wheel_is_marked_not_attested(site, tmp_path):

@@ -4,7 +4,14 @@
 * ``GET /project/{name}/``: the releases (newest first) and their files;
 * ``GET /project/{name}/{version}/``: one release;
 * ``GET /project/{name}/{version}/{filename}``: one file, its digests and,
-  per attestation, the statement, the certificate's claims and the log entries.
+  per attestation, the statement, the certificate's claims and the log entries;
+* ``GET /help``: what upload errors mean (their messages link its sections), and
+  ``GET /docs/...`` (the documentation paths PyPI's messages name) redirects there.
+
+Project and release pages show the README (rendered safely:
+:mod:`attestkit.index.read.readme`), the PEP 792 status, and how to install; times
+are shown as ``YYYY-MM-DD HH:MM UTC``; a log entry links to where it can be looked
+up (Sigstore's search for the public log, the log's own API otherwise).
 
 Each file shows a provenance summary (publisher, repository, workflow,
 commit, run link, log index) and a verdict: **verified** when the stored
@@ -21,9 +28,10 @@ JavaScript.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +55,7 @@ from attestkit.index.read.web import (
 
 if TYPE_CHECKING:
     import jinja2
+    from markupsafe import Markup
     from starlette.requests import Request
 
     from attestkit.index.instance import Index
@@ -144,7 +153,31 @@ def _rows(rows: Sequence[Row]) -> list[Row]:
     return [(label, cell) for label, cell in rows if cell]
 
 
-def _signer_rows(att: dict[str, Any]) -> list[Row]:
+#: Where the public-good Rekor's entries are shown to people (by log index).
+_PUBLIC_SEARCH = {"https://rekor.sigstore.dev": "https://search.sigstore.dev/?logIndex={index}"}
+
+
+def _log_entry_url(entry: dict[str, Any], logs: Mapping[str, str]) -> str | None:
+    """Where a log entry can be looked at: Sigstore's search for the public log, else the
+    log's own ``/api/v1/log/entries?logIndex=`` (Rekor v1 API; a v2 log has no such lookup)."""
+    base = logs.get(str(entry.get("log_id", "")))
+    index = entry.get("log_index")
+    if not base or not isinstance(index, int) or not entry.get("integrated_time"):
+        return None
+    base = base.rstrip("/")
+    if base in _PUBLIC_SEARCH:
+        return _PUBLIC_SEARCH[base].format(index=index)
+    return f"{base}/api/v1/log/entries?logIndex={index}"
+
+
+def _log_cell(entries: Sequence[dict[str, Any]], logs: Mapping[str, str]) -> Cell:
+    """The log index(es) of an attestation, linked when the log is known (first one linked)."""
+    text = ", ".join(str(e["log_index"]) for e in entries)
+    urls = [u for u in (_log_entry_url(e, logs) for e in entries) if u]
+    return _link(urls[0], text) if urls else Cell(text)
+
+
+def _signer_rows(att: dict[str, Any], logs: Mapping[str, str]) -> list[Row]:
     signer = att.get("signer") or {}
     if "error" in signer:
         return [("certificate", Cell(f"unreadable: {signer['error']}"))]
@@ -156,12 +189,53 @@ def _signer_rows(att: dict[str, Any]) -> list[Row]:
             ("workflow", _workflow(signer)),
             ("commit", _commit(repository, signer.get("commit"))),
             ("run", _link(signer.get("run"))),
-            ("log index", Cell(", ".join(str(e["log_index"]) for e in entries))),
+            ("log index", _log_cell(entries, logs)),
         ]
     )
 
 
-def _summary(verdict: FileProvenance | None) -> list[Row]:
+def _when(value: dt.datetime) -> str:
+    """A stored time for people: ``2026-12-04 08:25 UTC``."""
+    aware = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    return aware.strftime("%Y-%m-%d %H:%M UTC")
+
+
+#: ``/docs/...`` paths in upload messages -> the ``/help`` section that covers them.
+_DOCS_TOPICS = {
+    "storage-limits": "storage-limits",
+    "trusted-publishers": "trusted-publishers",
+    "archives": "archives",
+    "project-management": "storage-limits",
+}
+
+
+def _install_lines(base: str, requirement: str) -> list[str]:
+    """How to install from this index: pip, uv, and attestkit (which verifies first)."""
+    simple = f"{base}/simple/"
+    return [
+        f"pip install --index-url {simple} {requirement}",
+        f"uv pip install --index-url {simple} {requirement}",
+        f"attestkit install -- --index-url {simple} {requirement}   # verified first",
+    ]
+
+
+def _description(release: ReleaseView | None) -> Markup | str:
+    """The release's README as safe HTML (see :mod:`attestkit.index.read.readme`)."""
+    if release is None:
+        return ""
+    from markupsafe import Markup
+
+    from attestkit.index.read.readme import render_description
+
+    text = release.metadata.get("description")
+    ctype = release.metadata.get("description_content_type")
+    html = render_description(
+        text if isinstance(text, str) else None, ctype if isinstance(ctype, str) else None
+    )
+    return Markup(html)  # noqa: S704 - cleaned by readme_renderer's nh3 allowlist
+
+
+def _summary(verdict: FileProvenance | None, logs: Mapping[str, str]) -> list[Row]:
     """The compact provenance block of a file on the project and release pages."""
     if verdict is None:
         return []
@@ -172,7 +246,7 @@ def _summary(verdict: FileProvenance | None) -> list[Row]:
             ptype = (att.get("statement") or {}).get("predicate_type")
             if isinstance(ptype, str):
                 rows.append(("attestation", Cell(_PREDICATES.get(ptype, ptype))))
-            rows.extend(_signer_rows(att))
+            rows.extend(_signer_rows(att, logs))
     if verdict.status != "verified" and verdict.detail:
         rows.append(("reason", Cell(verdict.detail)))
     return _rows(rows)
@@ -187,7 +261,7 @@ def _size(n: int) -> str:
     return f"{n} bytes"  # pragma: no cover
 
 
-def _attestation(att: dict[str, Any]) -> dict[str, Any]:
+def _attestation(att: dict[str, Any], logs: Mapping[str, str]) -> dict[str, Any]:
     """One attestation's statement, certificate, claims and log entries, as table rows."""
     view: dict[str, Any] = {"statement_error": None, "certificate_error": None}
     statement = att.get("statement") or {}
@@ -212,7 +286,7 @@ def _attestation(att: dict[str, Any]) -> dict[str, Any]:
             [
                 ("identity", Cell(str(signer.get("identity") or ""))),
                 ("issuer", Cell(str(signer.get("issuer") or ""))),
-                *_signer_rows(att),
+                *_signer_rows(att, logs),
                 ("ref", Cell(str(signer.get("ref") or ""))),
                 ("trigger", Cell(str(signer.get("trigger") or ""))),
                 ("environment", Cell(str(signer.get("environment") or ""))),
@@ -235,14 +309,14 @@ def _attestation(att: dict[str, Any]) -> dict[str, Any]:
             f"inclusion promise {'yes' if entry['inclusion_promise'] else 'no'}, "
             f"inclusion proof {'yes' if entry['inclusion_proof'] else 'no'}"
         )
-        entries.append(
-            (f"log index {entry['log_index']}", Cell(text, note=f"log id {entry['log_id']}"))
-        )
+        url = _log_entry_url(entry, logs)
+        cell = Cell(text, href=url, note=f"log id {entry['log_id']}")
+        entries.append((f"log index {entry['log_index']}", cell))
     view["entries"] = _rows(entries)
     return view
 
 
-def _provenance(verdict: FileProvenance | None) -> dict[str, Any]:
+def _provenance(verdict: FileProvenance | None, logs: Mapping[str, str]) -> dict[str, Any]:
     """The file page's provenance section: verdict, bundles, statements, certificates, logs."""
     view: dict[str, Any] = {
         "verdict": verdict,
@@ -272,7 +346,7 @@ def _provenance(verdict: FileProvenance | None) -> dict[str, Any]:
         {
             "publisher": bundle.publisher,
             "rows": _rows([(k, Cell(str(v))) for k, v in bundle.publisher_fields.items() if v]),
-            "attestations": [_attestation(att) for att in bundle.attestations],
+            "attestations": [_attestation(att, logs) for att in bundle.attestations],
         }
         for bundle in verdict.bundles
     ]
@@ -286,6 +360,12 @@ def _provenance(verdict: FileProvenance | None) -> dict[str, Any]:
 def routes(index: Index) -> list[BaseRoute]:
     """The web page routes of ``index``."""
     checker = index.provenance.checker
+    # Log id (hex) -> the log's base URL, from the trust roots, for links to entries.
+    logs = {
+        key_id.hex(): key.base_url
+        for root in index.provenance.trust_roots
+        for key_id, key in root.rekor_keyring.items()
+    }
 
     def not_found(request: Request, what: str) -> Response:
         prefix = path_prefix(base_url(index, request))
@@ -301,9 +381,9 @@ def routes(index: Index) -> list[BaseRoute]:
             "badge": _badge(verdict),
             "packagetype": f.packagetype,
             "size": _size(f.size),
-            "uploaded": iso_z(f.upload_time),
+            "uploaded": _when(f.upload_time),
             "download": _link(file_url(base, f.path), "download"),
-            "summary": _summary(verdict),
+            "summary": _summary(verdict, logs),
         }
 
     def release_view(
@@ -353,6 +433,10 @@ def routes(index: Index) -> list[BaseRoute]:
             latest=latest.version if latest is not None else None,
             summary=latest.summary if latest is not None else None,
             simple=f"{prefix}/simple/{project.normalized_name}/",
+            status=project.status,
+            status_reason=project.status_reason,
+            install_lines=_install_lines(base, project.name),
+            description=_description(latest),
             releases=[
                 release_view(prefix, project, r, base, heading=True)
                 for r in reversed(project.releases)
@@ -385,6 +469,10 @@ def routes(index: Index) -> list[BaseRoute]:
             name=project.name,
             back=f"{prefix}/project/{project.normalized_name}/",
             release=release_view(prefix, project, release, base, heading=False),
+            status=project.status,
+            status_reason=project.status_reason,
+            install_lines=_install_lines(base, f"{project.name}=={release.version}"),
+            description=_description(release),
         )
 
     def file_page(request: Request) -> Response:
@@ -416,7 +504,7 @@ def routes(index: Index) -> list[BaseRoute]:
             ("version", _local(release_href, release.version)),
             ("type", Cell(f"{f.packagetype} ({f.python_version})")),
             ("size", Cell(_size(f.size))),
-            ("uploaded", Cell(iso_z(f.upload_time))),
+            ("uploaded", Cell(_when(f.upload_time), note=iso_z(f.upload_time))),
             ("requires-python", Cell(release.file_requires_python(f) or "")),
             ("sha256", Cell(f.sha256, mono=True)),
             ("blake2b-256", Cell(f.blake2_256, mono=True)),
@@ -435,14 +523,28 @@ def routes(index: Index) -> list[BaseRoute]:
             title=f.filename,
             filename=f.filename,
             rows=_rows(rows),
-            **_provenance(verdict),
+            **_provenance(verdict, logs),
         )
+
+    def help_page(request: Request) -> Response:
+        base = base_url(index, request)
+        host = base.split("://", 1)[-1]
+        return render("help.html", prefix=path_prefix(base), title="Help", base=base, host=host)
+
+    def docs(request: Request) -> Response:
+        # Upload messages name PyPI-style documentation paths; each topic is on /help.
+        path = str(request.path_params["path"])
+        topic = next((t for k, t in _DOCS_TOPICS.items() if k in path), "")
+        prefix = path_prefix(base_url(index, request))
+        return RedirectResponse(f"{prefix}/help" + (f"#{topic}" if topic else ""), 302)
 
     def strip_slash(request: Request) -> Response:
         return RedirectResponse(request.url.path.rstrip("/"), status_code=301)
 
     return [
         Route("/", home, methods=["GET"]),
+        Route("/help", help_page, methods=["GET"]),
+        Route("/docs/{path:path}", docs, methods=["GET"]),
         Route("/project/{name}/", project_page, methods=["GET"]),
         Route("/project/{name}", project_page, methods=["GET"]),
         Route("/project/{name}/{version}/", release_page, methods=["GET"]),
