@@ -121,3 +121,82 @@ def test_a_key_that_does_not_match_is_refused_in_one_line(tmp_path: Path) -> Non
              "--ssl-keyfile", str(wrong_key))  # fmt: skip
     assert out.returncode == 2 and "cannot use" in out.stderr
     assert out.stderr.strip().count("\n") == 0
+
+
+def test_uv_trusted_publishing_over_tls_with_attestations(tmp_path: Path) -> None:
+    """uv's Trusted Publishing: audience, the CI's OIDC token, mint-token, upload, all https."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    ca, cert, key = _certificate(tmp_path)
+    data = tmp_path / "d"
+    served = start_server(
+        ["serve", "--dev", "--ssl-certfile", str(cert), "--ssl-keyfile", str(key)], data
+    )
+    actions = None
+    try:
+        d = str(data)
+        ak("index", "--data-dir", d, "user", "add", "alice")
+        pending = ak("index", "--data-dir", d, "publisher", "add", "--pending", "demo-pkg",
+                     "--owner", "alice", "--github", "octo/demo", "--workflow", "release.yml")  # fmt: skip
+        assert pending.returncode == 0, pending.stderr
+        identity = ["--github", "octo/demo", "--workflow", "release.yml", "--ref", "refs/tags/v1"]
+        sigstore = ["sigstore", "token", "--data-dir", str(data / "sigstore"), *identity]
+        oidc = ak(*sigstore, "--audience", "attestkit").stdout.strip()
+        signing = ak(*sigstore).stdout.strip()
+        dist = tmp_path / "dist"
+        dist.mkdir()
+        wheel = make_wheel(dist, "demo-pkg", "1.0")
+        tls_env = {**os.environ, "REQUESTS_CA_BUNDLE": str(ca), "SSL_CERT_FILE": str(ca)}
+        signed = ak("sign", "--local", served.url, "--identity-token", signing, str(wheel),
+                    env=tls_env)  # fmt: skip
+        assert signed.returncode == 0, signed.stderr
+
+        asked: list[str] = []
+
+        class Actions(BaseHTTPRequestHandler):
+            """GitHub Actions' ID-token endpoint, as uv calls it."""
+
+            def do_GET(self) -> None:
+                asked.append(self.path)
+                ok = self.headers.get("Authorization", "").lower() == "bearer request-token"
+                body = json.dumps({"value": oidc} if ok else {"message": "no"}).encode()
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        actions = ThreadingHTTPServer(("127.0.0.1", 0), Actions)
+        threading.Thread(target=actions.serve_forever, daemon=True).start()
+        env = {
+            **tls_env,
+            "UV_NO_CACHE": "1",
+            "GITHUB_ACTIONS": "true",
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"http://127.0.0.1:{actions.server_port}/token?v=1",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token",
+        }
+        uv = str(Path(sys.executable).with_name("uv"))
+        published = subprocess.run(
+            [uv, "publish", "--trusted-publishing", "always", "--publish-url",
+             f"{served.url}/legacy/", f"{dist}/*"],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        assert published.returncode == 0, published.stdout + published.stderr
+        assert asked and "audience=attestkit" in asked[0]  # the index's audience, over https
+        json_accept = {"Accept": "application/vnd.pypi.simple.v1+json"}
+        page = requests.get(
+            f"{served.url}/simple/demo-pkg/", headers=json_accept, verify=str(ca), timeout=30
+        ).json()
+        (entry,) = page["files"]
+        assert entry["filename"] == wheel.name and entry["provenance"]
+        provenance = requests.get(entry["provenance"], verify=str(ca), timeout=30).json()
+        assert provenance["attestation_bundles"][0]["publisher"]["repository"] == "octo/demo"
+    finally:
+        if actions is not None:
+            actions.shutdown()
+        served.stop()
