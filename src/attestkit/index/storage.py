@@ -35,8 +35,19 @@ class FileStore:
             raise ValueError(f"path escapes the file store: {relative!r}")
         return path
 
-    def put(self, relative: str, data_path: Path | None = None, data: bytes | None = None) -> Path:
-        """Store ``data`` (or the file at ``data_path``) atomically at ``relative``."""
+    def put(
+        self,
+        relative: str,
+        data_path: Path | None = None,
+        data: bytes | None = None,
+        *,
+        sync_directory: bool = True,
+    ) -> Path:
+        """Store ``data`` (or the file at ``data_path``) atomically at ``relative``.
+
+        ``sync_directory=False`` leaves the directory's fsync to the next ``put``
+        into the same directory (which makes both names durable at once).
+        """
         target = self.path(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.{id(target)}.tmp")
@@ -55,11 +66,12 @@ class FileStore:
         except BaseException:
             tmp.unlink(missing_ok=True)  # a full disk or a crash mid-copy leaves nothing behind
             raise
-        directory = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        if sync_directory:
+            directory = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
         return target
 
     def sweep(self, referenced: set[str]) -> list[str]:

@@ -40,6 +40,7 @@ from typing import Any
 
 from packaging.metadata import Metadata
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -67,6 +68,7 @@ from attestkit.index.upload.model import Upload
 from attestkit.index.upload.receive import BodyTooLargeError, limited_receive, receive_file
 from attestkit.index.upload.store import (
     Recorder,
+    duplicate_in,
     is_duplicate,
 )
 from attestkit.index.upload.validate import (
@@ -201,23 +203,23 @@ class UploadHandler:
             )
         fields, files = sanitize(form)
 
-        with self.index.session() as session:
+        with self.index.session() as session:  # steps 0-6 read in one transaction
             identity = authenticate(session, authorization, urls.help)
-
-        # 1. protocol version
-        if (first(fields, "protocol_version") or "1") != "1":
-            raise UploadError(400, "Unknown protocol version.")
-        # 2. the upload form, 3. core metadata (from the form, not the artifact)
-        upload_form = validate_form(fields)
-        meta, raw = parse_metadata(fields)
-        # 4. the file
-        contents = files.get("content") or []
-        if not contents:
-            raise UploadError(400, "Upload payload does not have a file.")
-        content = contents[0]
-
-        # 5.-6. the project and the permission to upload to it
-        project_id, project_name, normalized = self._authorize(identity, meta, arrival, urls)
+            # 1. protocol version
+            if (first(fields, "protocol_version") or "1") != "1":
+                raise UploadError(400, "Unknown protocol version.")
+            # 2. the upload form, 3. core metadata (from the form, not the artifact)
+            upload_form = validate_form(fields)
+            meta, raw = parse_metadata(fields)
+            # 4. the file
+            contents = files.get("content") or []
+            if not contents:
+                raise UploadError(400, "Upload payload does not have a file.")
+            content = contents[0]
+            # 5.-6. the project and the permission to upload to it
+            project_id, project_name, normalized = self._authorize(
+                session, identity, meta, arrival, urls
+            )
 
         filename = content.filename or ""
         check_filename(filename, upload_form.filetype)  # 12.
@@ -253,18 +255,24 @@ class UploadHandler:
         """Steps 14-22 for a received file: validate, verify the attestations, record."""
         stored, filename, urls = upload.stored, upload.filename, upload.urls
         sent = upload.attestations_text is not None
-        self._check_size(upload.project_id, upload.project_name, stored.size, urls)
-        check_digests(upload.form, stored)  # 15.
-        if is_duplicate(self.index, filename, stored, urls):  # 16.
-            return identical_response(sent)
-        try:
-            self._check_release(upload.project_id, upload.meta, upload.form, upload.arrival)
-        except UploadError:  # 17.-18.
+        refused: UploadError | None = None
+        with self.index.session() as session:  # steps 14-18 read in one transaction
+            self._check_size(session, upload.project_id, upload.project_name, stored.size, urls)
+            check_digests(upload.form, stored)  # 15.
+            if duplicate_in(session, filename, stored, urls):  # 16.
+                return identical_response(sent)
+            try:
+                self._check_release(
+                    session, upload.project_id, upload.meta, upload.form, upload.arrival
+                )
+            except UploadError as exc:  # 17.-18.
+                refused = exc
+        if refused is not None:
             # A concurrent upload of this very file may have landed since step 16:
             # then the duplicate (or identical) answer is the one that applies.
             if is_duplicate(self.index, filename, stored, urls):
                 return identical_response(sent)
-            raise
+            raise refused
 
         # 19.-20. the archive, then the sdist or wheel rules
         info = inspect_archive(stored.path, filename, urls.docs)
@@ -309,68 +317,75 @@ class UploadHandler:
             raise UploadError(400, prefix + exc.reason) from None
 
     def _authorize(
-        self, identity: Identity, meta: Metadata, arrival: dt.datetime, urls: Urls
+        self,
+        session: Session,
+        identity: Identity,
+        meta: Metadata,
+        arrival: dt.datetime,
+        urls: Urls,
     ) -> tuple[int | None, str, str]:
         """Steps 5-6: ``(project id or None if it will be created, display name, normalized)``."""
         normalized = admin.normalize(meta.name)
-        with self.index.session() as session:
-            project = admin.find_project(session, meta.name)
-            if project is None and not identity.is_user:
-                raise UploadError(
-                    400,
-                    "Non-user identities cannot create new projects. This was probably caused"
-                    " by successfully using a pending publisher but specifying the project"
-                    " name incorrectly (either in the publisher or in your project's"
-                    " metadata). Please ensure that both match. See:"
-                    f" {urls.docs}/trusted-publishers/troubleshooting/",
-                )
-            # A new project is created with the user as Owner.  PyPI's checks on the
-            # account (verified e-mail, 2FA: step 7) have no counterpart here.
-            reason = caveat_failure(identity, project, meta.name, arrival)
-            if reason is not None:
-                raise UploadError(403, f"Invalid API Token: {reason}")
-            if project is None:
-                return None, meta.name, normalized
-            if not may_upload(session, identity, project):
-                if identity.user is not None:
-                    who = f"The user '{identity.user.username}' isn't"
-                else:
-                    who = "The given token isn't"
-                raise UploadError(
-                    403,
-                    f"{who} allowed to upload to project '{project.name}'."
-                    f" See {urls.help}#project-name for more information.",
-                )
-            if project.status in {"archived", "quarantined"}:
-                # PEP 792: an archived project takes no new files; a quarantined one
-                # offers none.  (The owner sets the status back to active first.)
-                raise UploadError(
-                    400, f"Project '{project.name}' is {project.status}: uploads are not accepted."
-                )
-            return project.id, project.name, project.normalized_name
+        project = admin.find_project(session, meta.name)
+        if project is None and not identity.is_user:
+            raise UploadError(
+                400,
+                "Non-user identities cannot create new projects. This was probably caused"
+                " by successfully using a pending publisher but specifying the project"
+                " name incorrectly (either in the publisher or in your project's"
+                " metadata). Please ensure that both match. See:"
+                f" {urls.docs}/trusted-publishers/troubleshooting/",
+            )
+        # A new project is created with the user as Owner.  PyPI's checks on the
+        # account (verified e-mail, 2FA: step 7) have no counterpart here.
+        reason = caveat_failure(identity, project, meta.name, arrival)
+        if reason is not None:
+            raise UploadError(403, f"Invalid API Token: {reason}")
+        if project is None:
+            return None, meta.name, normalized
+        if not may_upload(session, identity, project):
+            if identity.user is not None:
+                who = f"The user '{identity.user.username}' isn't"
+            else:
+                who = "The given token isn't"
+            raise UploadError(
+                403,
+                f"{who} allowed to upload to project '{project.name}'."
+                f" See {urls.help}#project-name for more information.",
+            )
+        if project.status in {"archived", "quarantined"}:
+            # PEP 792: an archived project takes no new files; a quarantined one
+            # offers none.  (The owner sets the status back to active first.)
+            raise UploadError(
+                400, f"Project '{project.name}' is {project.status}: uploads are not accepted."
+            )
+        return project.id, project.name, project.normalized_name
 
-    def _check_size(self, project_id: int | None, project_name: str, size: int, urls: Urls) -> None:
+    def _check_size(
+        self, session: Session, project_id: int | None, project_name: str, size: int, urls: Urls
+    ) -> None:
         """Step 14, the project's total size (re-checked atomically when recording)."""
         total = 0
         if project_id is not None:
-            with self.index.session() as session:
-                total = (
-                    session.scalar(select(Project.total_size).where(Project.id == project_id)) or 0
-                )
+            total = session.scalar(select(Project.total_size).where(Project.id == project_id)) or 0
         if total + size > self.index.config.max_project_size:
             raise project_too_large(project_name, self.index.config.max_project_size, urls)
 
     def _check_release(
-        self, project_id: int | None, meta: Metadata, form: UploadForm, arrival: dt.datetime
+        self,
+        session: Session,
+        project_id: int | None,
+        meta: Metadata,
+        form: UploadForm,
+        arrival: dt.datetime,
     ) -> None:
         """Steps 17-18: the release's age and its single sdist."""
         if project_id is None:
             return
-        with self.index.session() as session:
-            release = find_release(session, project_id, meta)
-            if release is None:
-                return
-            check_release_rules(session, release, form, arrival)
+        release = find_release(session, project_id, meta)
+        if release is None:
+            return
+        check_release_rules(session, release, form, arrival)
 
 
 # -- helpers --------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_version
 from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from attestkit.core.constants import GITHUB_URL, GITLAB_URL
@@ -60,6 +61,7 @@ __all__ = [
     "IdenticalFileError",
     "Recorder",
     "directory_lock",
+    "duplicate_in",
     "is_duplicate",
     "publisher_url",
 ]
@@ -118,13 +120,18 @@ def directory_lock(directory: Path) -> Iterator[None]:
 def is_duplicate(index: Index, filename: str, stored: StoredFile, urls: Urls) -> bool:
     """Step 16: True if an identical file is stored; raises if a conflicting one is."""
     with index.session() as session:
-        existing = find_duplicate(session, filename, stored.blake2_256)
-        if existing is None:
-            if previously_deleted(session, filename):
-                raise reused_filename(urls)
-            return False
-        if is_identical(existing, filename, stored):
-            return True
+        return duplicate_in(session, filename, stored, urls)
+
+
+def duplicate_in(session: Session, filename: str, stored: StoredFile, urls: Urls) -> bool:
+    """:func:`is_duplicate` in the caller's session."""
+    existing = find_duplicate(session, filename, stored.blake2_256)
+    if existing is None:
+        if previously_deleted(session, filename):
+            raise reused_filename(urls)
+        return False
+    if is_identical(existing, filename, stored):
+        return True
     raise already_exists(filename, stored.blake2_256, urls)
 
 
@@ -148,10 +155,10 @@ class Recorder:
             raise UploadError(400, f"Filename is too long: {filename!r}")
         target = store.path(relative)
         with directory_lock(target.parent):
-            # Another upload of this content may have finished while we waited.
-            if is_duplicate(self.index, filename, stored, urls):
-                return identical_response(sent)
-            store.put(relative, data_path=stored.path)
+            # No duplicate check here: if an identical upload finished while we waited,
+            # rewriting the same bytes is harmless and the transaction answers 200.
+            # The file and its .metadata share a directory: one directory fsync for both.
+            store.put(relative, data_path=stored.path, sync_directory=metadata_bytes is None)
             if metadata_bytes is not None:
                 store.put(metadata_relative, data=metadata_bytes)
             try:
