@@ -55,6 +55,24 @@ def test_a_private_index_needs_a_token_to_read(tmp_path: Path) -> None:
             capture_output=True, text=True, env=env | {"UV_NO_CACHE": "1"}, timeout=300,
         )  # fmt: skip
         assert uv.returncode == 0, uv.stderr
+        # The same credentials from a .netrc (pip through requests, uv natively).
+        netrc = tmp_path / "netrc"
+        netrc.write_text(f"machine 127.0.0.1 login __token__ password {token}\n")
+        netrc.chmod(0o600)
+        plain = f"{served.url}/simple/"
+        for tool, command in (
+            ("pip", [sys.executable, "-m", "pip", "install", "--no-deps", "--no-cache-dir",
+                     "--disable-pip-version-check", "--no-input", "--target",
+                     str(tmp_path / "pip-netrc"), "--index-url", plain, "demo-pkg"]),
+            ("uv", [str(Path(sys.executable).with_name("uv")), "pip", "install", "--no-deps",
+                    "--python", sys.executable, "--target", str(tmp_path / "uv-netrc"),
+                    "--index-url", plain, "demo-pkg"]),
+        ):  # fmt: skip
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=300,
+                env=env | {"NETRC": str(netrc), "UV_NO_CACHE": "1"},
+            )  # fmt: skip
+            assert done.returncode == 0, (tool, done.stderr)
         anonymous_pip = subprocess.run(
             [sys.executable, "-m", "pip", "install", "--no-deps", "--no-cache-dir",
              "--disable-pip-version-check", "--no-input", "--target", str(tmp_path / "anon"),

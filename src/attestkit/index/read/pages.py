@@ -21,9 +21,9 @@ index's ``trust_roots``; *not attested* without provenance.  Verdicts come from
 
 Rendering is Jinja2 with autoescaping (``templates/``): every value from the
 database or the provenance is escaped by the template engine, never by hand,
-and a link is made only from a URL this module vetted as ``http(s)``
-(:class:`Cell`).  Plain server-rendered HTML with a little inline CSS; no
-JavaScript.
+and a link is made only from a URL vetted as ``http(s)`` (:class:`Cell`, in
+:mod:`attestkit.index.read.provenance_view`, which shapes the provenance shown).
+Plain server-rendered HTML with a little inline CSS; no JavaScript.
 """
 
 from __future__ import annotations
@@ -31,15 +31,22 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from attestkit.core.constants import PUBLISH_PREDICATE_V1, SLSA_PREDICATE_V1
-from attestkit.index.provenance import FileProvenance
+from attestkit.index.read.provenance_view import (
+    Cell,
+    Row,
+    badge_kind,
+    human_size,
+    link,
+    local_link,
+    non_empty,
+    provenance_summary,
+    provenance_view,
+)
 from attestkit.index.read.web import (
     FileView,
     ProjectView,
@@ -64,23 +71,6 @@ __all__ = ["Cell", "render", "routes"]
 
 _log = logging.getLogger(__name__)
 
-_PREDICATES = {PUBLISH_PREDICATE_V1: "publish/v1", SLSA_PREDICATE_V1: "SLSA provenance v1"}
-
-Row = tuple[str, "Cell"]
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One table value: text, shown as a link only when ``href`` is set (a vetted URL)."""
-
-    text: str
-    href: str | None = None
-    mono: bool = False
-    note: str | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self.text)
-
 
 @functools.cache
 def _environment() -> jinja2.Environment:
@@ -103,95 +93,6 @@ def render(template: str, status_code: int = 200, **context: Any) -> HTMLRespons
 
 # ----------------------------------------------------------------------
 # Views: plain values for the templates
-
-
-def _link(url: Any, text: str | None = None) -> Cell:
-    """A link for an http(s) URL; anything else is shown as text only."""
-    if not isinstance(url, str) or not url:
-        return Cell("")
-    label = text if text is not None else url
-    if url.startswith(("https://", "http://")):
-        return Cell(label, href=url)
-    return Cell(label)
-
-
-def _local(href: str, text: str) -> Cell:
-    """A link to one of the index's own pages."""
-    return Cell(text, href=href)
-
-
-def _commit(repository: Any, commit: Any) -> Cell:
-    if not isinstance(commit, str) or not commit:
-        return Cell("")
-    if isinstance(repository, str) and repository.startswith("https://github.com/"):
-        return _link(f"{repository}/commit/{commit}", commit)
-    if isinstance(repository, str) and repository.startswith("https://gitlab.com/"):
-        return _link(f"{repository}/-/commit/{commit}", commit)
-    return Cell(commit)
-
-
-def _workflow(signer: dict[str, Any]) -> Cell:
-    """The build config relative to the repository (``.github/workflows/x.yml@ref``)."""
-    config = signer.get("workflow")
-    if not isinstance(config, str):
-        return Cell("")
-    repo = signer.get("repository")
-    if isinstance(repo, str) and repo and config.startswith(repo + "/"):
-        config = config[len(repo) :].lstrip("/")
-    return Cell(config)
-
-
-def _badge(verdict: FileProvenance | None) -> str:
-    if verdict is None:
-        return "not-attested"
-    if verdict.status == "verified":
-        return "simulated" if verdict.simulated else "verified"
-    return "unchecked" if verdict.status == "unchecked" else "failed"
-
-
-def _rows(rows: Sequence[Row]) -> list[Row]:
-    return [(label, cell) for label, cell in rows if cell]
-
-
-#: Where the public-good Rekor's entries are shown to people (by log index).
-_PUBLIC_SEARCH = {"https://rekor.sigstore.dev": "https://search.sigstore.dev/?logIndex={index}"}
-
-
-def _log_entry_url(entry: dict[str, Any], logs: Mapping[str, str]) -> str | None:
-    """Where a log entry can be looked at: Sigstore's search for the public log, else the
-    log's own ``/api/v1/log/entries?logIndex=`` (Rekor v1 API; a v2 log has no such lookup)."""
-    base = logs.get(str(entry.get("log_id", "")))
-    index = entry.get("log_index")
-    if not base or not isinstance(index, int) or not entry.get("integrated_time"):
-        return None
-    base = base.rstrip("/")
-    if base in _PUBLIC_SEARCH:
-        return _PUBLIC_SEARCH[base].format(index=index)
-    return f"{base}/api/v1/log/entries?logIndex={index}"
-
-
-def _log_cell(entries: Sequence[dict[str, Any]], logs: Mapping[str, str]) -> Cell:
-    """The log index(es) of an attestation, linked when the log is known (first one linked)."""
-    text = ", ".join(str(e["log_index"]) for e in entries)
-    urls = [u for u in (_log_entry_url(e, logs) for e in entries) if u]
-    return _link(urls[0], text) if urls else Cell(text)
-
-
-def _signer_rows(att: dict[str, Any], logs: Mapping[str, str]) -> list[Row]:
-    signer = att.get("signer") or {}
-    if "error" in signer:
-        return [("certificate", Cell(f"unreadable: {signer['error']}"))]
-    repository = signer.get("repository")
-    entries = [e for e in att.get("transparency_entries", []) if "log_index" in e]
-    return _rows(
-        [
-            ("repository", _link(repository)),
-            ("workflow", _workflow(signer)),
-            ("commit", _commit(repository, signer.get("commit"))),
-            ("run", _link(signer.get("run"))),
-            ("log index", _log_cell(entries, logs)),
-        ]
-    )
 
 
 def _when(value: dt.datetime) -> str:
@@ -235,124 +136,6 @@ def _description(release: ReleaseView | None) -> Markup | str:
     return Markup(html)  # noqa: S704 - cleaned by readme_renderer's nh3 allowlist
 
 
-def _summary(verdict: FileProvenance | None, logs: Mapping[str, str]) -> list[Row]:
-    """The compact provenance block of a file on the project and release pages."""
-    if verdict is None:
-        return []
-    rows: list[Row] = []
-    for bundle in verdict.bundles:
-        rows.append(("publisher", Cell(bundle.publisher)))
-        for att in bundle.attestations:
-            ptype = (att.get("statement") or {}).get("predicate_type")
-            if isinstance(ptype, str):
-                rows.append(("attestation", Cell(_PREDICATES.get(ptype, ptype))))
-            rows.extend(_signer_rows(att, logs))
-    if verdict.status != "verified" and verdict.detail:
-        rows.append(("reason", Cell(verdict.detail)))
-    return _rows(rows)
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{n} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} bytes"  # pragma: no cover
-
-
-def _attestation(att: dict[str, Any], logs: Mapping[str, str]) -> dict[str, Any]:
-    """One attestation's statement, certificate, claims and log entries, as table rows."""
-    view: dict[str, Any] = {"statement_error": None, "certificate_error": None}
-    statement = att.get("statement") or {}
-    if "error" in statement:
-        view["statement_error"] = str(statement["error"])
-    else:
-        ptype = str(statement.get("predicate_type"))
-        digests = statement.get("digest") or {}
-        view["statement"] = _rows(
-            [
-                ("subject", Cell(str(statement.get("subject")))),
-                *((f"subject {alg}", Cell(str(v), mono=True)) for alg, v in digests.items()),
-                ("predicate type", Cell(f"{ptype} ({_PREDICATES.get(ptype, 'unknown')})")),
-            ]
-        )
-    signer = att.get("signer") or {}
-    if "error" in signer:
-        view["certificate_error"] = str(signer["error"])
-    else:
-        cert = att.get("certificate") or {}
-        view["certificate"] = _rows(
-            [
-                ("identity", Cell(str(signer.get("identity") or ""))),
-                ("issuer", Cell(str(signer.get("issuer") or ""))),
-                *_signer_rows(att, logs),
-                ("ref", Cell(str(signer.get("ref") or ""))),
-                ("trigger", Cell(str(signer.get("trigger") or ""))),
-                ("environment", Cell(str(signer.get("environment") or ""))),
-                ("valid", Cell(f"{cert.get('not_before')} to {cert.get('not_after')}")),
-                ("certificate issuer", Cell(str(cert.get("issuer") or ""))),
-                ("serial", Cell(str(cert.get("serial") or ""), mono=True)),
-                ("fingerprint", Cell(str(cert.get("sha256") or ""), mono=True)),
-            ]
-        )
-        view["claims"] = _rows(
-            [(str(k), Cell(str(v), mono=True)) for k, v in (cert.get("claims") or {}).items()]
-        )
-    entries: list[Row] = []
-    for entry in att.get("transparency_entries", []):
-        if "error" in entry:
-            entries.append(("entry", Cell(f"unreadable: {entry['error']}")))
-            continue
-        text = (
-            f"{entry['kind']}, integrated {entry['integrated_time'] or 'never'}, "
-            f"inclusion promise {'yes' if entry['inclusion_promise'] else 'no'}, "
-            f"inclusion proof {'yes' if entry['inclusion_proof'] else 'no'}"
-        )
-        url = _log_entry_url(entry, logs)
-        cell = Cell(text, href=url, note=f"log id {entry['log_id']}")
-        entries.append((f"log index {entry['log_index']}", cell))
-    view["entries"] = _rows(entries)
-    return view
-
-
-def _provenance(verdict: FileProvenance | None, logs: Mapping[str, str]) -> dict[str, Any]:
-    """The file page's provenance section: verdict, bundles, statements, certificates, logs."""
-    view: dict[str, Any] = {
-        "verdict": verdict,
-        "badge_kind": _badge(verdict),
-        "simulated": False,
-        "signed_at": "",
-        "bundles": [],
-        "verdict_text": "",
-    }
-    if verdict is None:
-        return view
-    if verdict.status == "verified":
-        text = "Every attestation verified against the publisher recorded in the provenance."
-        if verdict.detail:
-            text += f" Not verifiable: {verdict.detail}."
-        view["simulated"] = verdict.simulated
-        if verdict.result is not None:
-            view["signed_at"] = ", ".join(
-                sorted({r.time.strftime("%Y-%m-%dT%H:%M:%SZ") for _, r in verdict.result.results})
-            )
-    elif verdict.status == "unchecked":
-        text = f"{verdict.detail}."
-    else:
-        text = verdict.detail
-    view["verdict_text"] = text
-    view["bundles"] = [
-        {
-            "publisher": bundle.publisher,
-            "rows": _rows([(k, Cell(str(v))) for k, v in bundle.publisher_fields.items() if v]),
-            "attestations": [_attestation(att, logs) for att in bundle.attestations],
-        }
-        for bundle in verdict.bundles
-    ]
-    return view
-
-
 # ----------------------------------------------------------------------
 # Routes
 
@@ -378,12 +161,12 @@ def routes(index: Index) -> list[BaseRoute]:
         return {
             "page": f"{prefix}/project/{project.normalized_name}/{release.version}/{f.filename}",
             "filename": f.filename,
-            "badge": _badge(verdict),
+            "badge": badge_kind(verdict),
             "packagetype": f.packagetype,
-            "size": _size(f.size),
+            "size": human_size(f.size),
             "uploaded": _when(f.upload_time),
-            "download": _link(file_url(base, f.path), "download"),
-            "summary": _summary(verdict, logs),
+            "download": link(file_url(base, f.path), "download"),
+            "summary": provenance_summary(verdict, logs),
         }
 
     def release_view(
@@ -500,30 +283,30 @@ def routes(index: Index) -> list[BaseRoute]:
         url = file_url(base, f.path)
         release_href = f"{prefix}/project/{project.normalized_name}/{release.version}/"
         rows: list[Row] = [
-            ("project", _local(f"{prefix}/project/{project.normalized_name}/", project.name)),
-            ("version", _local(release_href, release.version)),
+            ("project", local_link(f"{prefix}/project/{project.normalized_name}/", project.name)),
+            ("version", local_link(release_href, release.version)),
             ("type", Cell(f"{f.packagetype} ({f.python_version})")),
-            ("size", Cell(_size(f.size))),
+            ("size", Cell(human_size(f.size))),
             ("uploaded", Cell(_when(f.upload_time), note=iso_z(f.upload_time))),
             ("requires-python", Cell(release.file_requires_python(f) or "")),
             ("sha256", Cell(f.sha256, mono=True)),
             ("blake2b-256", Cell(f.blake2_256, mono=True)),
             ("md5", Cell(f.md5, mono=True)),
-            ("download", _link(url)),
-            ("core metadata", _link(url + ".metadata") if f.metadata_sha256 else Cell("")),
+            ("download", link(url)),
+            ("core metadata", link(url + ".metadata") if f.metadata_sha256 else Cell("")),
             ("trusted publishing", Cell("yes" if f.uploaded_via_trusted_publisher else "")),
-            ("publisher URL", _link(f.publisher_url)),
+            ("publisher URL", link(f.publisher_url)),
         ]
         if f.has_provenance:
             integrity = provenance_url(base, project.normalized_name, release.version, f.filename)
-            rows.append(("provenance", _link(integrity)))
+            rows.append(("provenance", link(integrity)))
         return render(
             "file.html",
             prefix=prefix,
             title=f.filename,
             filename=f.filename,
-            rows=_rows(rows),
-            **_provenance(verdict, logs),
+            rows=non_empty(rows),
+            **provenance_view(verdict, logs),
         )
 
     def help_page(request: Request) -> Response:

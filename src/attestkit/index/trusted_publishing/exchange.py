@@ -51,13 +51,13 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from attestkit.core.encoding import plausible_time
 from attestkit.core.issuers import OidcIssuer
 from attestkit.core.providers import PROVIDERS
-from attestkit.core.providers.base import ClaimRules, Mismatch
+from attestkit.core.providers.base import ClaimRules
 from attestkit.oidc.jwks import (
     JWKS_REFRESH_INTERVAL,
     JWKS_TIMEOUT,
@@ -70,8 +70,8 @@ from attestkit.oidc.jwt import signature_only_claims
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from attestkit.index.db import TrustedPublisher
     from attestkit.index.instance import Index
+from attestkit.index.trusted_publishing.matching import select_publisher
 from attestkit.index.trusted_publishing.results import (
     MintError,
     MintResult,
@@ -363,20 +363,7 @@ class TrustedPublishing:
             )
         )
         now_dt = dt.datetime.fromtimestamp(self._clock(), dt.UTC)
-        expired = [p for p in candidates if _pending_expired(p, now_dt)]
-        live = [p for p in candidates if p not in expired]
-        try:
-            publisher = _select(rules, live, claims, issuer.iss)
-        except MintError:
-            for stale in expired:
-                if _claims_match(rules, stale, claims, issuer.iss):
-                    assert stale.expires is not None
-                    raise _invalid_publisher(
-                        f"the pending publisher for {stale.pending_project_name!r} expired at"
-                        f" {_as_utc(stale.expires).isoformat(timespec='seconds')}; ask the index"
-                        " to register it again"
-                    ) from None
-            raise
+        publisher = select_publisher(rules, candidates, claims, issuer.iss, now_dt)
         jti = claims.get("jti")
         if isinstance(jti, str) and session.get(UsedJti, (issuer.iss, jti)) is not None:
             raise MintError("invalid-reuse-token", _REUSED)
@@ -450,63 +437,6 @@ class TrustedPublishing:
                 )
         except SQLAlchemyError as exc:  # pragma: no cover - retried on the next mint
             log.warning("purging expired jti rows failed: %s", exc)
-
-
-def _as_utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
-
-
-def _pending_expired(publisher: TrustedPublisher, now: dt.datetime) -> bool:
-    """Whether ``publisher`` is pending and past its expiry."""
-    return (
-        publisher.project_id is None
-        and publisher.expires is not None
-        and _as_utc(publisher.expires) <= now
-    )
-
-
-def _claims_match(
-    rules: ClaimRules, candidate: TrustedPublisher, claims: Mapping[str, Any], iss: str
-) -> bool:
-    """Whether the claims match ``candidate``."""
-    try:
-        rules.check(candidate.config, claims, iss)
-    except Mismatch:
-        return False
-    return True
-
-
-def _select(
-    rules: ClaimRules,
-    candidates: Sequence[TrustedPublisher],
-    claims: Mapping[str, Any],
-    iss: str,
-) -> TrustedPublisher:
-    """The publisher the claims match: pending ones first, then the most specific.
-
-    Otherwise raise ``invalid-publisher`` naming the failed check of the
-    closest publisher that shares the token's primary identity.
-    """
-    matched: list[TrustedPublisher] = []
-    closest: Mismatch | None = None
-    for candidate in candidates:
-        try:
-            rules.check(candidate.config, claims, iss)
-        except Mismatch as exc:
-            if closest is None or exc.stage > closest.stage:
-                closest = exc
-            continue
-        matched.append(candidate)
-    if matched:
-        pending = [p for p in matched if p.project_id is None]
-        pool = pending or matched
-        return max(pool, key=lambda p: (rules.specificity(p.config), -p.id))
-    if closest is None or closest.stage == 0:
-        raise _invalid_publisher(
-            "Publisher with matching claims was not found: no"
-            f" {rules.kind} publisher is registered for {rules.identity_text(claims)}"
-        )
-    raise _invalid_publisher(closest.reason)
 
 
 def _validate_issuer(issuer: OidcIssuer) -> None:
