@@ -118,9 +118,9 @@ def population(base: Path, projects: int, versions: int) -> dict[str, list[Wheel
 
 def load_attestkit(data: Path, database_url: str | None, pop: dict[str, list[Wheel]]) -> None:
     """Write the population straight into a stopped index (rows and stored files)."""
-    from sqlalchemy import insert, select
+    from sqlalchemy import insert, select, update
 
-    from attestkit.index.db import File, Project, Release, Role, User
+    from attestkit.index.db import File, IndexState, Project, Release, Role, User
     from attestkit.index.instance import Index, IndexConfig
     from attestkit.index.storage import FileStore
 
@@ -178,6 +178,8 @@ def load_attestkit(data: Path, database_url: str | None, pop: dict[str, list[Whe
                     )  # fmt: skip
             for start in range(0, len(rows), 5000):
                 session.execute(insert(File), rows[start : start + 5000])
+            # Bulk inserts bypass the ORM hooks that count changes: count this one.
+            session.execute(update(IndexState).values(changes=IndexState.changes + 1))
     finally:
         index.close()
 

@@ -29,15 +29,24 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
 
 __all__ = [
     "ApiToken",
     "Base",
     "DeletedFilename",
     "File",
+    "IndexState",
     "MirrorFile",
     "MirrorProject",
     "MirrorPublisher",
@@ -330,6 +339,46 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+class IndexState(Base):
+    """One row (``id`` 1): ``changes`` counts committed changes to hosted projects.
+
+    Any transaction that inserts, changes or deletes a project, release or file
+    bumps it before it commits (:func:`make_sessionmaker`'s hooks), so the
+    project list (``/simple/``) can be cached in each process, and on each node,
+    and checked with one read of this row.
+    """
+
+    __tablename__ = "index_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    changes: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+#: Rows whose change can change the project list (names and serials).
+_LISTED = (Project, Release, File)
+
+
+def _note_listed_changes(session: Session, _context: Any, _instances: Any) -> None:
+    if any(isinstance(row, _LISTED) for row in (*session.new, *session.dirty, *session.deleted)):
+        session.info["index_changed"] = True
+
+
+def _bump_index_state(session: Session) -> None:
+    session.flush()  # what is still pending is part of this commit
+    if session.info.pop("index_changed", False):
+        session.execute(
+            update(IndexState).where(IndexState.id == 1).values(changes=IndexState.changes + 1)
+        )
+
+
+def _forget_changes(session: Session) -> None:
+    session.info.pop("index_changed", None)
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
-    """Sessions that keep loaded objects usable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that keep loaded objects usable after commit, and keep
+    :class:`IndexState` counting changes to hosted projects."""
+    maker = sessionmaker(engine, expire_on_commit=False)
+    event.listen(maker, "before_flush", _note_listed_changes)
+    event.listen(maker, "before_commit", _bump_index_state)
+    event.listen(maker, "after_rollback", _forget_changes)
+    return maker

@@ -789,3 +789,53 @@ def test_page_cache_unit():
     assert cache.get(("q3", "json", ""), state) is None and len(cache) == 3
     cache.clear()
     assert len(cache) == 0
+
+
+def test_the_project_list_is_cached_until_the_index_changes(index_factory, tmp_path, monkeypatch):
+    """/simple/ is rendered once per change (IndexState), and every kind of change shows."""
+    from attestkit.index import admin, lifecycle
+    from attestkit.index.read import simple
+
+    index = index_factory()
+    seed(index)
+    server = serve(index)
+    renders: list[int] = []
+    real = simple.list_projects
+
+    def counting(i):
+        renders.append(1)
+        return real(i)
+
+    monkeypatch.setattr(simple, "list_projects", counting)
+    json_accept = {"Accept": "application/vnd.pypi.simple.v1+json"}
+
+    def names() -> list[str]:
+        doc = requests.get(f"{server.url}/simple/", headers=json_accept, timeout=30).json()
+        return [p["name"] for p in doc["projects"]]
+
+    try:
+        assert names() == ["pypi-attestations", "rfc8785"]
+        assert names() == ["pypi-attestations", "rfc8785"]
+        html = requests.get(f"{server.url}/simple/", timeout=30).text
+        assert len(renders) == 1 and ">rfc8785</a>" in html  # one rendering served all three
+        with index.session() as session:
+            admin.create_project(session, "newcomer")
+        assert names() == ["newcomer", "pypi-attestations", "rfc8785"]
+        with index.session() as session:
+            lifecycle.delete_project(session, "newcomer")
+        with index.session() as session:  # SQLite may reuse the deleted row's id
+            admin.create_project(session, "Other")
+        assert names() == ["Other", "pypi-attestations", "rfc8785"]
+        add_file(index, "rfc8785", make_wheel(tmp_path, "rfc8785", "9.0"))  # a new serial
+        doc = requests.get(f"{server.url}/simple/", headers=json_accept, timeout=30).json()
+        serials = {p["name"]: p["_last-serial"] for p in doc["projects"]}
+        with index.session() as session:
+            project = admin.find_project(session, "rfc8785")
+            assert project is not None and serials["rfc8785"] == project.serial
+        with index.session() as session:  # a failed transaction changes nothing
+            admin.create_project(session, "ghost")
+            session.rollback()
+        assert "ghost" not in names()
+        assert len(renders) == 4
+    finally:
+        server.stop()

@@ -54,7 +54,7 @@ from starlette.responses import FileResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Route
 
 from attestkit.index.admin import normalize
-from attestkit.index.db import File, Project, Release
+from attestkit.index.db import File, IndexState, Project, Release
 from attestkit.index.read.web import (
     CORS_HEADERS,
     FileView,
@@ -117,6 +117,8 @@ _Key = tuple[str, str, str]
 _PROJECT_STATE = select(Project.id, Project.serial, Project.created).where(
     Project.normalized_name == bindparam("name")
 )
+#: Read before the list, so a list cached under it is never older than it says.
+_INDEX_CHANGES = select(IndexState.changes).where(IndexState.id == 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,21 +319,63 @@ def _body(content_type: str, doc: dict[str, Any], html: str) -> bytes:
     return html.encode("ascii", "xmlcharrefreplace")
 
 
-def _render(request: Request, doc: dict[str, Any], html: str, serial: int) -> Response:
-    content_type = select_content_type(request.headers.get("accept"))
-    body = _body(content_type, doc, html)
-    return respond(request, body, content_type=content_type, headers=_headers(serial))
+@dataclass(frozen=True)
+class _Listing:
+    """The project list's bodies, rendered at ``changes``."""
+
+    changes: int
+    serial: int
+    json: bytes
+    html: bytes
+
+
+class ProjectList:
+    """``/simple/``'s bodies, rendered once per change of the index (thread-safe).
+
+    Valid while :class:`~attestkit.index.db.IndexState`'s ``changes`` is what it
+    was when they were rendered: one read of one row per request, on every node
+    and worker (the row lives in the database they share).
+    """
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self._cached: dict[str, _Listing] = {}
+        self._lock = threading.Lock()
+
+    def get(self, prefix: str) -> _Listing:
+        """The bodies for pages under ``prefix``, current as of this call."""
+        with self.index.engine.connect() as conn:
+            changes = int(conn.execute(_INDEX_CHANGES).scalar() or 0)
+        with self._lock:
+            cached = self._cached.get(prefix)
+            if cached is not None and cached.changes == changes:
+                return cached
+            projects = list_projects(self.index)
+            serial = global_serial(projects)
+            listing = _Listing(
+                changes=changes,
+                serial=serial,
+                json=_body(MIME_PYPI_SIMPLE_V1_JSON, index_json(projects, serial), ""),
+                html=_body("text/html", {}, _index_html(prefix, projects)),
+            )
+            if len(self._cached) >= 8:  # a handful of prefixes (base URLs) at most
+                self._cached.clear()
+            self._cached[prefix] = listing
+            return listing
 
 
 def routes(index: Index, cache: PageCache | None = None) -> list[BaseRoute]:
     """The Simple API and file download routes of ``index`` (project pages cached in ``cache``)."""
     pages = cache if cache is not None else PageCache()
 
+    project_list = ProjectList(index)
+
     def simple_index(request: Request) -> Response:
-        projects = list_projects(index)
-        serial = global_serial(projects)
         prefix = path_prefix(base_url(index, request))
-        return _render(request, index_json(projects, serial), _index_html(prefix, projects), serial)
+        listing = project_list.get(prefix)
+        content_type = select_content_type(request.headers.get("accept"))
+        body = listing.json if content_type == MIME_PYPI_SIMPLE_V1_JSON else listing.html
+        return respond(request, body, content_type=content_type, headers=_headers(listing.serial))
 
     def simple_index_redirect(request: Request) -> Response:
         prefix = path_prefix(base_url(index, request))
