@@ -5,7 +5,10 @@ Run: ``.venv/bin/python -m bench.scale_bench [--projects 5000] [--versions 10]
 
 Set-up, not measured: every project gets ``--versions`` releases of one tiny
 wheel each.  pypiserver gets the files in its package directory (what an
-upload writes there); attestkit is started once (``attestkit serve --dev``, so
+upload writes there) and runs twice: with ``--backend cached-dir`` (watchdog
+keeps its listing in memory: its fast setting, from ``pypiserver[cache]``) and
+with ``simple-dir`` (its default without watchdog, which lists the directory
+on every request); the ratios are against the faster, cached-dir; attestkit is started once (``attestkit serve --dev``, so
 that its schema and data directory exist), stopped, bulk-loaded straight into
 its database (SQLite, and PostgreSQL with ``--database-url``) and file store,
 then started again, so every cache starts cold.  devpi-server is left out at
@@ -61,13 +64,13 @@ from bench.index_bench import (
     WORKFLOW,
     Server,
     Wheel,
+    _free_port,
     _run,
     _upload,
     _wait_ready,
     fetch,
     listed_files,
     make_wheels,
-    start_pypiserver,
     upload_rate,
 )
 
@@ -209,6 +212,27 @@ def start_attestkit(data: Path, database_url: str | None, label: str) -> Server:
         auth=None,
         workers="uvicorn, 1 process",
         extra={"data": data, "database_url": database_url},
+    )
+
+
+def start_pypiserver(base: Path, backend: str) -> Server:
+    """``pypi-server run -a . -P .`` (no authentication) with ``--backend BACKEND``."""
+    packages = base / "pypiserver"
+    packages.mkdir(exist_ok=True)
+    log = base / f"pypiserver-{backend}.log"
+    port = _free_port()
+    cmd = [str(BIN / "pypi-server"), "run", "-p", str(port), "-i", HOST, "-a", ".", "-P", ".",
+           "--backend", backend, str(packages)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    _wait_ready(proc, f"http://{HOST}:{port}/simple/", log, timeout=600)
+    return Server(
+        name=f"pypiserver {backend}",
+        proc=proc,
+        port=port,
+        upload_url=f"http://{HOST}:{port}/",
+        simple_path=lambda project: f"/simple/{project}/",
+        auth=None,
+        workers=f"waitress, 4 threads; backend {backend}",
     )
 
 
@@ -361,21 +385,23 @@ def _bench(base: Path, args: argparse.Namespace) -> int:
         finally:
             server.stop()
         print(f"  {label} done", flush=True)
-    peer_dir = base / "peer"
-    peer_dir.mkdir()
-    server = start_pypiserver(peer_dir)
-    try:
+    for backend in ("cached-dir", "simple-dir"):
+        peer_dir = base / f"peer-{backend}"
         packages = peer_dir / "pypiserver"
-        for wheels in pop.values():
+        packages.mkdir(parents=True)
+        for wheels in pop.values():  # its package directory, as uploads would leave it
             for w in wheels:
                 (packages / w.filename).write_bytes(w.data)
-        fresh = [_wheels(peer_dir, n, 1, first=args.versions)[0] for n in rng.sample(names, 10)]
-        up1 = _wheels(peer_dir, "up1-peer", UPLOADS)
-        up4 = [_wheels(peer_dir, f"up4-peer-{i}", UPLOADS // 2) for i in range(4)]
-        results["pypiserver"] = measure(server, pop, sample, fresh, up1, up4)
-        results["pypiserver"].rss = server.rss_mib()
-    finally:
-        server.stop()
+        server = start_pypiserver(peer_dir, backend)
+        try:
+            fresh = [_wheels(peer_dir, n, 1, first=args.versions)[0] for n in rng.sample(names, 10)]
+            up1 = _wheels(peer_dir, "up1-peer", UPLOADS)
+            up4 = [_wheels(peer_dir, f"up4-peer-{i}", UPLOADS // 2) for i in range(4)]
+            results[server.name] = measure(server, pop, sample, fresh, up1, up4)
+            results[server.name].rss = server.rss_mib()
+        finally:
+            server.stop()
+        print(f"  {server.name} done", flush=True)
     _report(args, results)
     return 0
 
@@ -397,10 +423,12 @@ def _report(args: argparse.Namespace, results: dict[str, Figures]) -> None:
             f"{name:<17}{cold:>15}{statistics.median(f.warm):11.2f}{f.index_first:13.1f}"
             f"{f.index_warm:8.2f}{f.fresh:13.2f}{f.up1:8.1f}{f.up4:8.1f}{att1}{att4}{f.rss:9.0f}"
         )
-    peer = results["pypiserver"]
-    print("\nattestkit / pypiserver (higher is better for attestkit):")
+    peer = results["pypiserver cached-dir"]
+    print(
+        "\nattestkit / pypiserver cached-dir, its faster backend (higher is better for attestkit):"
+    )
     for name, f in results.items():
-        if name == "pypiserver":
+        if name.startswith("pypiserver"):
             continue
         print(
             f"  {name}: cold page {statistics.median(peer.cold) / statistics.median(f.cold):.1f}x,"
