@@ -794,19 +794,18 @@ def test_page_cache_unit():
 def test_the_project_list_is_cached_until_the_index_changes(index_factory, tmp_path, monkeypatch):
     """/simple/ is rendered once per change (IndexState), and every kind of change shows."""
     from attestkit.index import admin, lifecycle
-    from attestkit.index.read import simple
+    from attestkit.index.read.web import list_projects as real
 
     index = index_factory()
     seed(index)
     server = serve(index)
     renders: list[int] = []
-    real = simple.list_projects
 
     def counting(i):
         renders.append(1)
         return real(i)
 
-    monkeypatch.setattr(simple, "list_projects", counting)
+    monkeypatch.setattr("attestkit.index.read.simple.list_projects", counting)
     json_accept = {"Accept": "application/vnd.pypi.simple.v1+json"}
 
     def names() -> list[str]:
