@@ -285,3 +285,35 @@ def test_progress_bar_on_a_terminal_only(local_sigstore, tmp_path: Path) -> None
     assert code == 0, out
     assert "6/6" not in out  # plain lines in CI logs
     assert out.count("OK ") == 6
+
+
+def test_interactive_login_without_a_terminal_is_a_usage_error(local_sigstore, dists) -> None:
+    """No browser opens and stdin is closed: exit 2 with the reason, never a traceback."""
+    env = _env(SIGSTORE_OIDC_DISABLE_AMBIENT_PROVIDERS="1", BROWSER="false")
+    r = subprocess.run(
+        [sys.executable, "-m", "attestkit", "sign", "--local", local_sigstore.url,
+         "--interactive", str(dists[0])],
+        capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert "no terminal for the login" in r.stderr
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_unreachable_login_service_is_a_one_line_failure(local_sigstore, dists, tmp_path):
+    """The login's discovery cannot connect: exit 1 (a service was unreachable), one line."""
+    import json as jsonlib
+
+    import requests
+
+    config = requests.get(f"{local_sigstore.url}/trust-config.json", timeout=30).json()
+    for oidc in config["signingConfig"]["oidcUrls"]:
+        oidc["url"] = "http://127.0.0.1:9"  # the discard port: nothing listens
+    path = tmp_path / "tc.json"
+    path.write_text(jsonlib.dumps(config))
+    env = _env(SIGSTORE_OIDC_DISABLE_AMBIENT_PROVIDERS="1")
+    r = _sign("--trust-config", str(path), "--interactive", str(dists[0]), env=env)
+    assert r.returncode == 1, r.stderr
+    assert "cannot reach the login service at http://127.0.0.1:9" in r.stderr
+    assert "internal error" not in r.stderr
+    assert not list(dists[0].parent.glob("*.attestation"))

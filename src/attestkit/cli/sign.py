@@ -34,7 +34,7 @@ from attestkit.errors import AttestkitError
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``attestkit sign``."""
-    from attestkit.client.identity import IdentityError
+    from attestkit.client.identity import IdentityError, LoginUnreachableError
     from attestkit.client.sign import PlanError, SigningError, SigningServices, sign, slsa_predicate
 
     with _terminate_as_interrupt():
@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         except (IdentityError, SigningError) as exc:
             print(f"attestkit sign: error: {exc}", file=sys.stderr)
             print("attestkit sign: nothing was written", file=sys.stderr)
-            return EXIT_USAGE if isinstance(exc, IdentityError) else EXIT_FAILED
+            usage = isinstance(exc, IdentityError) and not isinstance(exc, LoginUnreachableError)
+            return EXIT_USAGE if usage else EXIT_FAILED
         except AttestkitError as exc:
             print(f"attestkit sign: error: {exc}", file=sys.stderr)
             return EXIT_USAGE

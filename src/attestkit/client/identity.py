@@ -27,7 +27,13 @@ from typing import Any
 
 from attestkit.errors import AttestkitError
 
-__all__ = ["IdentityError", "TokenInfo", "find_identity_token", "inspect_token"]
+__all__ = [
+    "IdentityError",
+    "LoginUnreachableError",
+    "TokenInfo",
+    "find_identity_token",
+    "inspect_token",
+]
 
 AUDIENCE = "sigstore"
 
@@ -44,6 +50,10 @@ NO_IDENTITY_HELP = (
 
 class IdentityError(AttestkitError):
     """No usable identity token."""
+
+
+class LoginUnreachableError(IdentityError):
+    """The login service could not be reached (exit 1: a service was unreachable)."""
 
 
 @dataclass(frozen=True)
@@ -134,11 +144,26 @@ def _interactive(oidc_url: str) -> str:
     from attestkit.errors import require_sigstore
 
     require_sigstore("the interactive browser login")
+    from sigstore.errors import Error as SigstoreError
     from sigstore.oidc import IdentityError as SigstoreIdentityError
     from sigstore.oidc import Issuer
 
     try:
         token = Issuer(oidc_url).identity_token(client_id="sigstore", client_secret="")
-    except (SigstoreIdentityError, OSError) as exc:
+    except EOFError:
+        # No browser could be opened, so the login asked for a code on standard input,
+        # which is closed.
+        raise IdentityError(
+            "no terminal for the login: standard input is closed and no browser opened;"
+            " run on a terminal, or pass --identity-token TOKEN"
+        ) from None
+    except SigstoreIdentityError as exc:
         raise IdentityError(f"interactive login at {oidc_url} failed: {exc}") from None
+    except (SigstoreError, OSError) as exc:
+        # sigstore's NetworkError and friends: often with an empty message.
+        cause = exc.__cause__ or exc.__context__
+        reason = str(exc) or (str(cause) if cause else "") or type(exc).__name__
+        raise LoginUnreachableError(
+            f"cannot reach the login service at {oidc_url}: {reason.splitlines()[0]}"
+        ) from None
     return str(token._raw_token)
