@@ -82,7 +82,7 @@ def test_ok_gitlab_and_staging(cli) -> None:
             ],
             "OIDCIssuer does not match",
         ),
-        (["--staging", "--repository", GH], "certificate chain"),
+        (["--staging", "--repository", GH], "does not chain to a Fulcio root of staging"),
     ],
 )
 def test_fail_wrong_publisher(cli, flags: list[str], reason: str) -> None:

@@ -116,7 +116,7 @@ def test_dsse_statement_and_pep740_attestation(instance: Instance, tmp_path: Pat
                 ours, GitHubIdentity("octo/other"), Distribution.from_file(dist_path)
             )
     # ...and the production root does not trust the local instance.
-    with pytest.raises(VerificationError, match="certificate chain"):
+    with pytest.raises(VerificationError, match="does not chain to a Fulcio root of production"):
         Verifier.production().verify(
             ours, GitHubIdentity("octo/repo"), Distribution.from_file(dist_path)
         )

@@ -169,10 +169,13 @@ def test_real_attestations_verify(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(REAL))
 def test_real_attestations_fail_with_the_other_root(name: str) -> None:
     other = "staging" if REAL[name][1] == "production" else "production"
-    error = assert_both_reject(
-        real_case(name, other), "failed to build timestamp certificate chain: "
-    )
+    error = assert_both_reject(real_case(name, other), CHAIN)
     assert "candidates exhausted" in str(error)
+    # The message says which root does work (the other embedded one).
+    flag = "--staging" if other == "production" else "the default (production) root"
+    assert str(error).endswith(
+        f"it does chain to Sigstore's {REAL[name][1]} instance: verify with {flag}"
+    )
 
 
 def test_result_fields() -> None:
@@ -196,7 +199,9 @@ def _args(case: Case) -> tuple[Any, ...]:
 
 # -- single mutations of real attestations (the differential core) -----------------------
 
-CHAIN = "failed to build timestamp certificate chain: "
+CHAIN = "the signing certificate does not chain to a Fulcio root"
+#: An altered certificate: its issuer is a trusted CA, whose signature it no longer has.
+INVALID = "the signing certificate is not valid: "
 LOG = "invalid log entry: "
 TIME = "not enough sources of verified time"
 
@@ -423,7 +428,7 @@ def test_certificate_byte_flips(name: str) -> None:
     for index in range(0, len(case.certificate), 53):
         assert_both_reject(
             replace(case, certificate=flip(case.certificate, index)),
-            (CHAIN, "invalid X.509 signing certificate"),
+            (CHAIN, INVALID, "invalid X.509 signing certificate"),
         )
 
 
@@ -1523,3 +1528,13 @@ def test_trust_root_for_each_case_is_forge(forge: Forge) -> None:
     case = forged(forge)
     for root in (TrustRoot.production(), TrustRoot.staging()):
         assert_both_reject(replace(case, trust_root=root), CHAIN)
+
+
+@pytest.mark.parametrize("name", MUTATED)
+def test_an_altered_certificate_is_called_not_valid(name: str) -> None:
+    """One flipped byte in the certificate's signature: "not valid", no word of timestamps."""
+    case = real_case(name)
+    error = assert_both_reject(
+        replace(case, certificate=flip(case.certificate, len(case.certificate) - 1)), INVALID
+    )
+    assert "timestamp" not in str(error)

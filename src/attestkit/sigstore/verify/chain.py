@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.certificate_transparency import LogEntryType, SignedCertificateTimestamp
@@ -77,22 +77,84 @@ def _extension_policies() -> tuple[ExtensionPolicy, ExtensionPolicy]:
     return ca_policy, ee_policy
 
 
+_CHAIN_ERRORS = (X509VerificationError, x509.UnsupportedGeneralNameType, ValueError, TypeError)
+
+
+def _build(trust_root: TrustRoot, cert: x509.Certificate, time: datetime) -> list[x509.Certificate]:
+    ca_policy, ee_policy = _extension_policies()
+    verifier = (
+        PolicyBuilder()
+        .store(trust_root.store)
+        .time(time)
+        .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
+        .build_client_verifier()
+    )
+    # The built chain starts with the leaf, which callers omit.
+    return list(verifier.verify(cert, []).chain[1:])
+
+
 def verify_chain(
     trust_root: TrustRoot, cert: x509.Certificate, time: datetime
 ) -> list[x509.Certificate]:
-    ca_policy, ee_policy = _extension_policies()
+    """The chain from ``cert`` (excluded) to a Fulcio root of ``trust_root``, valid at ``time``."""
     try:
-        verifier = (
-            PolicyBuilder()
-            .store(trust_root.store)
-            .time(time)
-            .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
-            .build_client_verifier()
-        )
-        # The built chain starts with the leaf, which callers omit.
-        return list(verifier.verify(cert, []).chain[1:])
-    except (X509VerificationError, x509.UnsupportedGeneralNameType, ValueError, TypeError) as e:
-        raise VerificationError(f"failed to build timestamp certificate chain: {e}") from None
+        return _build(trust_root, cert, time)
+    except _CHAIN_ERRORS as e:
+        raise VerificationError(_chain_failure(trust_root, cert, time, e)) from None
+
+
+def _chain_failure(
+    trust_root: TrustRoot, cert: x509.Certificate, time: datetime, error: Exception
+) -> str:
+    """Why the certificate did not chain, in the user's terms (computed only on failure).
+
+    One that chains under the other embedded root (production or staging) was
+    verified against the wrong one, which is said.  One whose issuer is one of the
+    root's CAs (same key identifier) but whose signature does not verify under it
+    was altered.  (Production's and staging's intermediates share a name, so the
+    name alone would not tell.)
+    """
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = (
+        f"the signing certificate does not chain to a Fulcio root of {trust_root.name}"
+        f" at {when}: {error}"
+    )
+    other = {"production": "staging", "staging": "production"}.get(trust_root.name)
+    if other is not None:
+        alternative = TrustRoot.staging() if other == "staging" else TrustRoot.production()
+        try:
+            _build(alternative, cert, time)
+        except _CHAIN_ERRORS:
+            pass
+        else:
+            flag = "--staging" if other == "staging" else "the default (production) root"
+            return f"{text}; it does chain to Sigstore's {other} instance: verify with {flag}"
+    issuer_key = _key_identifier(cert, x509.AuthorityKeyIdentifier)
+    for ca in trust_root.fulcio_certs:
+        if issuer_key is None or issuer_key != _key_identifier(ca, x509.SubjectKeyIdentifier):
+            continue
+        try:
+            cert.verify_directly_issued_by(ca)
+        except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+            return (
+                "the signing certificate is not valid: its signature does not verify under"
+                f" its issuer {cert.issuer.rfc4514_string()} ({error})"
+            )
+    return text
+
+
+def _key_identifier(
+    cert: x509.Certificate,
+    kind: type[x509.AuthorityKeyIdentifier] | type[x509.SubjectKeyIdentifier],
+) -> bytes | None:
+    """A certificate's authority (issuer's) or subject key identifier, if it has one."""
+    try:
+        value = cert.extensions.get_extension_for_class(kind).value
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+    if isinstance(value, x509.AuthorityKeyIdentifier):
+        return value.key_identifier
+    return value.digest
 
 
 def verify_sct(
