@@ -100,6 +100,25 @@ class VerifiedSignature:
     entry: LogEntry
 
 
+def _unsupported_entry(kind: str, version: str) -> str:
+    """Why a log entry of this kind and version cannot be verified, in plain words."""
+    if kind == "intoto":
+        return (
+            f"intoto {version} log entries are not supported: PEP 740 attestations are logged"
+            " as dsse entries (Integrated time only supported for dsse/hashedrekord 0.0.1 types)"
+        )
+    if kind in _TIMED_KINDS and version == "0.0.2":
+        return (
+            f"{kind} 0.0.2 entries come from a Rekor v2 log, whose time comes from RFC 3161"
+            " timestamps, which this verifier does not check yet (Integrated time only"
+            " supported for dsse/hashedrekord 0.0.1 types)"
+        )
+    return (
+        f"{kind} {version} log entries are not supported (Integrated time only supported for"
+        " dsse/hashedrekord 0.0.1 types)"
+    )
+
+
 def verify_dsse(
     trust_root: TrustRoot,
     certificate_der: bytes,
@@ -149,7 +168,7 @@ def verify_dsse(
     if not entry.integrated_time:
         raise VerificationError("not enough sources of verified time")
     if not (entry.kind in _TIMED_KINDS and entry.kind_version == "0.0.1"):
-        raise VerificationError("Integrated time only supported for dsse/hashedrekord 0.0.1 types")
+        raise VerificationError(_unsupported_entry(entry.kind, entry.kind_version))
     try:
         time = datetime.fromtimestamp(entry.integrated_time, tz=UTC)
     except (OverflowError, OSError, ValueError):
