@@ -183,7 +183,8 @@ def test_explicit_attestation_and_tampered_dist(cli, data_copy: Path) -> None:
     assert r.code == 1 and "subject does not match distribution digest" in r.out
 
 
-def test_legacy_attestation_name_found_with_warning(cli, tmp_path: Path) -> None:
+def test_legacy_attestation_name_found_without_a_twine_warning(cli, tmp_path: Path) -> None:
+    """The legacy name verifies; whether twine finds it is upload's business (said there)."""
     shutil.copy(DATA / STAGING_WHEEL, tmp_path)
     shutil.copy(DATA / f"{STAGING_WHEEL}.attestation", tmp_path)
     r = cli(
@@ -197,7 +198,7 @@ def test_legacy_attestation_name_found_with_warning(cli, tmp_path: Path) -> None
         str(tmp_path / STAGING_WHEEL),
     )
     assert r.code == 0, r
-    assert "rename it to" in r.err
+    assert "twine" not in r.err + r.out
 
 
 def test_usage_errors(cli) -> None:

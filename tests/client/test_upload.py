@@ -500,3 +500,27 @@ def test_attestations_sent_to_an_index_that_announces_pep740(
         assert attestations_supported(f"{server.url}/legacy/", session, 10)
         assert attestations_supported("https://upload.pypi.org/legacy/", session, 10)
         assert not attestations_supported("http://127.0.0.1:9/legacy/", session, 2)
+
+
+def test_a_legacy_attestation_name_is_warned_about_once_at_upload(
+    scripted: tuple[str, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``<dist>.attestation`` uploads with attestkit; twine would miss it: one warning, here."""
+    from tests.conftest import DATA, SDIST, STAGING_WHEEL
+
+    url, _ = scripted
+    dists = []
+    for name in (SDIST, STAGING_WHEEL):
+        dists.append(str(shutil.copy(DATA / name, tmp_path / name)))
+        shutil.copy(DATA / f"{name}.publish.attestation", tmp_path / f"{name}.attestation")
+    code, out, err = run_upload(
+        capsys, "--repository-url", url, "-p", "tok", "--attestations", *dists
+    )
+    assert code == 0, out + err
+    assert err.count("are named <dist>.attestation") == 1
+    assert "2 attestation file(s)" in err
+    # verify does not nag about the name (it matters only to twine uploads).
+    main(["verify", "attestation", "--staging", "--repository", "https://github.com/x/y",
+          dists[1]])  # fmt: skip
+    shown = capsys.readouterr()
+    assert "FAIL" in shown.out and "twine" not in shown.out + shown.err

@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"FAIL {error}", file=sys.stderr)
         print("attestkit upload: nothing was uploaded", file=sys.stderr)
         return EXIT_USAGE
+    if args.attestations:
+        _warn_legacy_names([job.path for job in planned])
     interactive = (
         not args.non_interactive
         and not env_flag("NON_INTERACTIVE")
@@ -193,3 +195,21 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     add_retries(p)
     add_timeout(p)
     add_json(p)
+
+
+def _warn_legacy_names(dists: list[Path]) -> None:
+    """Once per run: attestations named ``<dist>.attestation`` upload here, not with twine."""
+    from attestkit.sigstore.verify.attestation import find_attestations
+
+    legacy = [
+        d
+        for d in dists
+        if (found := find_attestations(d)) and all(p.name == f"{d.name}.attestation" for p in found)
+    ]
+    if legacy:
+        print(
+            f"warning: {len(legacy)} attestation file(s) are named <dist>.attestation (e.g."
+            f" {legacy[0].name}.attestation): attestkit uploads them, but twine only finds"
+            f" <dist>.<kind>.attestation; rename to {legacy[0].name}.publish.attestation",
+            file=sys.stderr,
+        )

@@ -129,11 +129,6 @@ def _verify_attestations(
                 " .slsa.attestation and other <dist>.<kind>.attestation files; use --attestation)"
             )
         atts = [(str(p), Attestation.from_file(p)) for p in paths]
-        if len(paths) == 1 and paths[0].name == f"{Path(dist_path).name}.attestation":
-            outcome.notes.append(
-                f"{paths[0].name} is not found by twine; rename it to"
-                f" {Path(dist_path).name}.publish.attestation"
-            )
         results = verifier.verify_all((a for _, a in atts), policy, dist)
         outcome.results = [(p, r) for (p, _), r in zip(atts, results, strict=True)]
         for _, result in outcome.results:
