@@ -416,3 +416,20 @@ def test_publish_hashes_each_file_once_and_uses_one_session(
 def test_cli_help() -> None:
     out = subprocess.run([*AK, "publish", "--help"], capture_output=True, text=True, check=True)
     assert "--skip-existing" in out.stdout and "Trusted Publishing" in out.stdout
+
+
+def test_names_the_index_would_refuse_stop_everything_before_any_request(tmp_path: Path) -> None:
+    """A setuptools-style sdist name (not PEP 625): nothing is signed or sent; dist/* default."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    make_wheel(dist, "hello-ux", "1.1.0")
+    make_sdist(dist, "hello-ux", "1.1.0", filename="hello-ux-1.1.0.tar.gz")
+    proc = subprocess.run(
+        [*AK, "publish", "--repository-url", "http://127.0.0.1:9/legacy/"],  # no DIST: dist/*
+        capture_output=True, text=True, env=_clean_env(), timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "hello-ux-1.1.0.tar.gz: the index would refuse it: Filename" in proc.stderr
+    assert "should be 'hello_ux-1.1.0.tar.gz'" in proc.stderr
+    assert "nothing was uploaded" in proc.stderr
+    assert not list(dist.glob("*.attestation"))  # nothing signed either

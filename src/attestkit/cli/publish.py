@@ -46,9 +46,10 @@ def run(args: argparse.Namespace) -> int:
     def event(message: str) -> None:
         print(f"attestkit publish: {message}", file=sys.stderr)
 
+    dists = args.dists or ["dist/*"]
     try:
         report = publish(
-            args.dists,
+            dists,
             repository_url=args.repository_url or PYPI_UPLOAD_URL,
             services=services,
             skip_existing=args.skip_existing,
@@ -117,7 +118,12 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         " 2 input error or no OIDC credentials (nothing uploaded).",
     )
     add_verbose(p)
-    p.add_argument("dists", nargs="+", metavar="DIST", help="wheel or sdist files (or globs)")
+    p.add_argument(
+        "dists",
+        nargs="*",
+        metavar="DIST",
+        help="wheel or sdist files or globs (default: dist/*, as gh-action-pypi-publish and uv)",
+    )
     p.add_argument(
         "--repository-url",
         metavar="URL",

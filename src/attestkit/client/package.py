@@ -146,6 +146,20 @@ def _read_metadata(path: Path, kind: str) -> bytes:
     raise InputError("no PKG-INFO in the sdist")
 
 
+def _name_problem(filename: str, fields: list[tuple[str, str]]) -> str | None:
+    """PyPI's refusal of ``filename`` for the metadata in ``fields``, or None."""
+    from packaging.version import InvalidVersion, Version
+
+    from attestkit.core.index_rules import filename_problem
+
+    values = dict(fields)
+    try:
+        version = Version(values.get("version", ""))
+    except InvalidVersion:
+        return f"invalid version {values.get('version')!r} in the metadata"
+    return filename_problem(filename, values.get("name", ""), version)
+
+
 def _metadata_fields(path: Path, kind: str) -> list[tuple[str, str]]:
     """Form fields from the core metadata, as twine sends them."""
     from packaging import metadata
@@ -273,6 +287,12 @@ def plan(dists: Sequence[str | os.PathLike[str]], *, attestations: bool) -> list
         except (InputError, OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
             reason = exc.reason if isinstance(exc, InputError) else f"unreadable: {exc}"
             errors.append(f"{path}: {reason}")
+            continue
+        # The index's own file-name rules (PEP 625 sdist names, wheel names and tags), so
+        # that a file it would refuse stops the whole upload before the first request.
+        problem = _name_problem(path.name, fields)
+        if problem is not None:
+            errors.append(f"{path}: the index would refuse it: {problem}")
             continue
         if kind == "wheel":
             pyversion = path.name[: -len(".whl")].split("-")[-3]

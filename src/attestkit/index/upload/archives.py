@@ -20,7 +20,6 @@ PyPI's message.
 from __future__ import annotations
 
 import configparser
-import re
 import tarfile
 import zipfile
 import zlib
@@ -28,15 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
 from packaging.version import Version
 
+from attestkit.core.index_rules import filename_problem, valid_platform_tag
 from attestkit.index.reasons import UploadError
 
 __all__ = [
@@ -52,36 +45,6 @@ MiB = 1024 * 1024
 MAX_MEMBER = 8 * MiB
 _MAX_RATIO = 50
 _RATIO_THRESHOLD = 64 * MiB
-
-_PLATFORMS = {
-    "any",
-    "win32",
-    "win_amd64",
-    "win_arm64",
-    "win_ia64",
-    "linux_armv6l",
-    "linux_armv7l",
-}
-_MAC_ARCHES = "ppc|ppc64|i386|x86_64|arm64|intel|fat|fat3|fat64|universal|universal2"
-_PLATFORM_PATTERNS = tuple(
-    re.compile(p)
-    for p in (
-        r"manylinux(1|2010)_(x86_64|i686)",
-        r"manylinux2014_(x86_64|i686|aarch64|armv7l|ppc64|ppc64le|s390x)",
-        rf"macosx_10_\d+_({_MAC_ARCHES})",
-        rf"macosx_(1[1-5]|26)_0_({_MAC_ARCHES})",
-        r"manylinux_\d+_\d+_(x86_64|i686|aarch64|armv7l|ppc64le|ppc64|s390x|riscv64)",
-        r"musllinux_\d+_\d+_(x86_64|i686|aarch64|armv7l|ppc64le|s390x|riscv64)",
-        r"ios_\d+_\d+_(arm64|x86_64)_(iphoneos|iphonesimulator)",
-        r"android_\d+_(armeabi_v7a|arm64_v8a|x86|x86_64)",
-        r"pyemscripten_\d+_\d+_wasm32",
-    )
-)
-
-
-def valid_platform_tag(tag: str) -> bool:
-    """Whether PyPI accepts a wheel with this platform tag."""
-    return tag in _PLATFORMS or any(p.fullmatch(tag) for p in _PLATFORM_PATTERNS)
 
 
 @dataclass
@@ -261,16 +224,9 @@ def check_sdist(
     license_files: Sequence[str],
 ) -> None:
     """The sdist filename rules (PEP 625) and ``License-File`` presence."""
-    try:
-        name, _ = parse_sdist_filename(filename)
-    except InvalidSdistFilename:
-        raise UploadError(400, f"Invalid source distribution filename: {filename}") from None
-    expected_prefix = normalized_name.replace("-", "_")
-    if canonicalize_name(name) != normalized_name:
-        raise UploadError(400, f"Start filename for {project_name!r} with {expected_prefix!r}.")
-    expected = f"{expected_prefix}-{version}.tar.gz"
-    if filename != expected:
-        raise UploadError(400, f"Filename {filename!r} is invalid, should be {expected!r}.")
+    problem = filename_problem(filename, project_name, version, normalized_name)
+    if problem is not None:
+        raise UploadError(400, problem)
     assert info.top is not None
     _license_files_present(info, filename, license_files, info.top)
 
@@ -284,29 +240,9 @@ def check_wheel(
     license_files: Sequence[str],
 ) -> bytes:
     """The wheel filename and content rules; returns the wheel's ``METADATA`` bytes."""
-    try:
-        name, file_version, _, _ = parse_wheel_filename(filename)
-    except InvalidWheelFilename as exc:
-        raise UploadError(400, str(exc)) from None
-    for tag in filename[: -len(".whl")].split("-")[-1].split("."):
-        if not valid_platform_tag(tag):
-            raise UploadError(
-                400, f"Binary wheel '{filename}' has an unsupported platform tag '{tag}'."
-            )
-    expected_prefix = normalized_name.replace("-", "_")
-    if name != normalized_name:
-        raise UploadError(400, f"Start filename for {project_name!r} with {expected_prefix!r}.")
-    raw_name = filename.split("-", 1)[0]
-    if raw_name != expected_prefix:
-        raise UploadError(
-            400,
-            f"Filename {filename!r} should contain the normalized project name"
-            f" {expected_prefix!r}, not {raw_name!r}.",
-        )
-    if file_version != version:
-        raise UploadError(
-            400, f"Version in filename should be {str(version)!r} not {str(file_version)!r}."
-        )
+    problem = filename_problem(filename, project_name, version, normalized_name)
+    if problem is not None:
+        raise UploadError(400, problem)
     assert info.dist_info is not None
     dist_info = f"{info.dist_info}.dist-info"
     _license_files_present(info, filename, license_files, f"{dist_info}/licenses")
