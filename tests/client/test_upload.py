@@ -524,3 +524,19 @@ def test_a_legacy_attestation_name_is_warned_about_once_at_upload(
           dists[1]])  # fmt: skip
     shown = capsys.readouterr()
     assert "FAIL" in shown.out and "twine" not in shown.out + shown.err
+
+
+def test_json_input_errors_are_a_json_object(tmp_path: Path, capsys) -> None:
+    """``--json`` with an input error: one JSON object on stdout, exit 2 (upload and sign)."""
+    bad = tmp_path / "not-a-dist.txt"
+    bad.write_text("x")
+    for command in (
+        ["upload", "--non-interactive", "--json", "--repository-url", "http://127.0.0.1:9/"],
+        ["sign", "--json", "--no-interactive"],
+    ):
+        code = main([*command, str(bad)])
+        out = capsys.readouterr().out
+        doc = json.loads(out)
+        assert code == 2, out
+        assert doc["ok"] is False and doc["error_kind"] == "input", doc
+        assert "not-a-dist.txt" in doc["error"] and doc["errors"][0] == doc["error"]

@@ -23,6 +23,7 @@ __all__ = [
     "iso_when",
     "policy_from_args",
     "print_json",
+    "print_json_error",
     "print_table",
     "progress_wanted",
     "verifier_from_args",
@@ -165,6 +166,17 @@ def progress_wanted(enabled: bool = True) -> bool:
 def print_json(value: Any, stream: TextIO | None = None) -> None:
     """Write ``value`` as indented JSON and a newline (to stdout by default)."""
     (stream or sys.stdout).write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def print_json_error(errors: Sequence[str], kind: str = "input") -> None:
+    """With ``--json``: the failure as one JSON object on stdout (scripts read nothing else).
+
+    ``{"ok": false, "error": FIRST, "error_kind": KIND, "errors": [ALL]}``; ``kind`` is
+    ``input`` (exit 2: nothing was done) or ``service`` (exit 1: a service refused or
+    was unreachable), as ``verify --json`` reports its ``error_kind``.
+    """
+    lines = [e for e in errors if e] or ["failed"]
+    print_json({"ok": False, "error": lines[0], "error_kind": kind, "errors": lines})
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from attestkit.cli._common import print_json, progress_wanted
+from attestkit.cli._common import print_json, print_json_error, progress_wanted
 from attestkit.cli._options import (
     EXIT_FAILED,
     EXIT_OK,
@@ -70,14 +70,20 @@ def run(args: argparse.Namespace) -> int:
             for error in exc.errors:
                 print(f"FAIL {error}", file=sys.stderr)
             print("attestkit sign: nothing was signed or written", file=sys.stderr)
+            if args.json:
+                print_json_error([str(e) for e in exc.errors])
             return EXIT_USAGE
         except (IdentityError, SigningError) as exc:
             print(f"attestkit sign: error: {exc}", file=sys.stderr)
             print("attestkit sign: nothing was written", file=sys.stderr)
             usage = isinstance(exc, IdentityError) and not isinstance(exc, LoginUnreachableError)
+            if args.json:
+                print_json_error([str(exc)], "input" if usage else "service")
             return EXIT_USAGE if usage else EXIT_FAILED
         except AttestkitError as exc:
             print(f"attestkit sign: error: {exc}", file=sys.stderr)
+            if args.json:
+                print_json_error([str(exc)])
             return EXIT_USAGE
         except KeyboardInterrupt:
             print("attestkit sign: interrupted; nothing was written", file=sys.stderr)

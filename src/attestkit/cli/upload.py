@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from attestkit.cli._common import print_json, progress_wanted
+from attestkit.cli._common import print_json, print_json_error, progress_wanted
 from attestkit.cli._options import (
     EXIT_FAILED,
     EXIT_OK,
@@ -48,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         for error in exc.errors:
             print(f"FAIL {error}", file=sys.stderr)
         print("attestkit upload: nothing was uploaded", file=sys.stderr)
+        if args.json:
+            print_json_error(exc.errors)
         return EXIT_USAGE
     if args.attestations:
         _warn_legacy_names([job.path for job in planned])
@@ -69,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     except AttestkitError as exc:
         print(f"attestkit upload: error: {exc}", file=sys.stderr)
         print("attestkit upload: nothing was uploaded", file=sys.stderr)
+        if args.json:
+            print_json_error([str(exc)])
         return EXIT_USAGE
 
     def on_retry(dist: Path, attempt: int, delay: float, reason: str) -> None:
@@ -96,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
             )
     except (UploadConfigError, UploadInputError) as exc:
         print(f"attestkit upload: error: {exc}", file=sys.stderr)
+        if args.json:
+            print_json_error([str(exc)])
         return EXIT_USAGE
     failed = any(r.status == "failed" for r in results)
     if args.json:
