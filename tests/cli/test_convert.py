@@ -72,3 +72,43 @@ def test_bad_input_is_exit_2(cli, tmp_path: Path) -> None:
     r = cli("convert", str(tmp_path / "missing.sigstore.json"))
     assert r.code == 2 and "no such file" in r.err
     assert "Traceback" not in r.err
+
+
+def test_pypi_attestations_habits(cli, tmp_path: Path) -> None:
+    """--output-file, several inputs at once, and a wrong flag answered by convert's usage."""
+    shutil.copy(DATA / f"{STAGING_WHEEL}.sigstore", tmp_path)
+    src = tmp_path / f"{SDIST}.publish.attestation"
+    shutil.copy(DATA / src.name, src)
+    assert cli("convert", "--to-bundle", str(src)).code == 0
+    out = tmp_path / "named.attestation"
+    r = cli("convert", str(tmp_path / f"{STAGING_WHEEL}.sigstore"), "--output-file", str(out))
+    assert r.code == 0 and out.is_file(), r
+    both = cli(
+        "convert", "--overwrite",
+        str(tmp_path / f"{STAGING_WHEEL}.sigstore"), str(tmp_path / f"{SDIST}.sigstore.json"),
+    )  # fmt: skip
+    assert both.code == 0, both
+    assert both.out.count("OK ") == 2
+    assert (tmp_path / f"{SDIST}.publish.attestation").is_file()
+    wrong = cli("convert", "--bundle", str(out))
+    assert wrong.code == 2
+    assert "usage: attestkit convert" in wrong.err
+    assert "attestkit convert: error: unrecognized arguments: --bundle" in wrong.err
+
+
+def test_a_bundle_with_several_subjects_is_an_input_error(cli, tmp_path: Path) -> None:
+    """What ``actions/attest`` with ``subject-path: dist/*`` makes: exit 2, and what works."""
+    import base64
+
+    bundle = json.loads((DATA / f"{STAGING_WHEEL}.sigstore").read_text())
+    envelope = bundle["dsseEnvelope"]
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    statement["subject"] = statement["subject"] * 2
+    envelope["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    path = tmp_path / "multi.sigstore.json"
+    path.write_text(json.dumps(bundle))
+    r = cli("convert", str(path))
+    assert r.code == 2, r
+    assert "PyPI cannot take this bundle" in r.err and "attestkit sign" in r.err
+    assert "--raw" not in r.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["multi.sigstore.json"]

@@ -456,7 +456,12 @@ def test_refuses_multiple_subjects() -> None:
     statement = real_statement()
     statement["subject"] = statement["subject"] * 2
     bundle = set_payload(real_bundle(), statement)
-    refused(bundle, "statement has 2 subjects; PEP 740 requires exactly one")
+    # Not a failed conversion but input PyPI can never take: an input error, with what works.
+    with pytest.raises(InputError, match="statement has 2 subjects") as info:
+        attestation_from_bundle(bundle)
+    assert not isinstance(info.value, ConversionError)
+    assert "one actions/attest step per file" in str(info.value)
+    assert "attestkit sign" in str(info.value) and "--raw" not in str(info.value)
     conv = attestation_from_bundle(bundle, raw=True)
     assert conv.notes == (
         "raw: statement has 2 subjects; PEP 740 requires exactly one (the distribution file)",

@@ -89,10 +89,28 @@ def missing_server_modules() -> list[str]:
     return [name for name in SERVER_MODULES if importlib.util.find_spec(name) is None]
 
 
+def _chosen_parser(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> argparse.ArgumentParser:
+    """The deepest subcommand parser ``args`` went through (``verify attestation``, ...).
+
+    (argparse has no public way to find it; its subparser actions are walked.)
+    """
+    while True:
+        actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = getattr(args, actions[0].dest, None) if actions else None
+        if not actions or chosen not in actions[0].choices:
+            return parser
+        parser = actions[0].choices[chosen]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        # Reported by the (sub)command that was used, with its usage, not the top level's.
+        _chosen_parser(parser, args).error(f"unrecognized arguments: {' '.join(extras)}")
     from attestkit.cli._common import UsageError
     from attestkit.errors import AttestkitError
 

@@ -12,6 +12,18 @@ from attestkit.errors import AttestkitError, ConversionError
 
 
 def run(args: argparse.Namespace) -> int:
+    """Convert each input; the worst exit code (2 input error, 1 failed conversion)."""
+    if args.output and len(args.input) > 1:
+        print(
+            "attestkit convert: error: --output names one file; give one input with it",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    codes = [_convert(args, Path(source)) for source in args.input]
+    return EXIT_USAGE if EXIT_USAGE in codes else max(codes)
+
+
+def _convert(args: argparse.Namespace, source: Path) -> int:
     """Convert one file; refuse to overwrite unless ``--overwrite``; write atomically."""
     from attestkit.core.convert import (
         attestation_from_bundle,
@@ -21,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
     from attestkit.core.encoding import atomic_write, read_json
     from attestkit.core.models import Attestation
 
-    source = Path(args.input)
     try:
         if args.to_bundle:
             att = Attestation.from_file(source)
@@ -82,8 +93,14 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         " attestation to a v0.3 Sigstore bundle (<dist>.sigstore.json).",
     )
     add_verbose(p)
-    p.add_argument("input", metavar="FILE")
-    p.add_argument("-o", "--output", metavar="FILE", help="output file (default: derived)")
+    p.add_argument("input", metavar="FILE", nargs="+", help="bundles (or attestations)")
+    p.add_argument(
+        "-o",
+        "--output",
+        "--output-file",  # pypi-attestations' spelling
+        metavar="FILE",
+        help="output file (default: derived)",
+    )
     p.add_argument("--to-bundle", action="store_true", help="attestation -> Sigstore bundle")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument(

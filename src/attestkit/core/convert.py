@@ -347,6 +347,14 @@ def _check_statement(payload: bytes, raw: bool, notes: list[str]) -> None:
                 f"statement has {len(statement.subjects)} subjects; "
                 "PEP 740 requires exactly one (the distribution file)"
             )
+            if not raw:
+                # Not a conversion that failed: PyPI can never take this bundle.  What
+                # works: one attestation per file.
+                raise InputError(
+                    f"{problem}, so PyPI cannot take this bundle. Attest each file on its own"
+                    " (one actions/attest step per file, `subject-path: dist/NAME`), or sign"
+                    " with `attestkit sign dist/*`, which writes one attestation per file"
+                )
         elif statement.predicate_type not in ACCEPTED_PREDICATE_TYPES:
             problem = (
                 f"statement predicateType {statement.predicate_type!r} is not one PyPI "
