@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from unittest import mock
 
 from attestkit import __version__
 from tests.conftest import DATA, SDIST
@@ -58,3 +60,30 @@ def test_missing_command_is_usage_error() -> None:
     r = run_process()
     assert r.code == 2
     assert "Traceback" not in r.err
+
+
+def test_colour_on_a_terminal_only_and_never_with_no_color(tmp_path) -> None:
+    """OK/FAIL are coloured on a terminal (as twine and uv do); NO_COLOR and pipes are plain."""
+    import io
+
+    from attestkit.cli._common import say
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TERM")}
+    with mock.patch.dict(os.environ, env, clear=True):
+        tty, pipe = Terminal(), io.StringIO()
+        say("OK a.whl: fine", tty)
+        say("FAIL b.whl: broken", tty)
+        say("OK a.whl: fine", pipe)
+        assert (
+            tty.getvalue()
+            == "\033[1;32mOK\033[0m a.whl: fine\n\033[1;31mFAIL\033[0m b.whl: broken\n"
+        )
+        assert pipe.getvalue() == "OK a.whl: fine\n"
+        os.environ["NO_COLOR"] = "1"
+        plain = Terminal()
+        say("OK a.whl: fine", plain)
+        assert plain.getvalue() == "OK a.whl: fine\n"

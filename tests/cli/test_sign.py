@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -284,7 +285,8 @@ def test_progress_bar_on_a_terminal_only(local_sigstore, tmp_path: Path) -> None
     )
     assert code == 0, out
     assert "6/6" not in out  # plain lines in CI logs
-    assert out.count("OK ") == 6
+    assert re.sub(r"\x1b\[[0-9;]*m", "", out).count("OK ") == 6  # coloured on the terminal
+    assert "\x1b[1;32mOK\x1b[0m" in out
 
 
 def test_interactive_login_without_a_terminal_is_a_usage_error(local_sigstore, dists) -> None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UsageError",
+    "colour_wanted",
     "duration",
     "fail_usage",
     "iso_when",
@@ -26,6 +27,7 @@ __all__ = [
     "print_json_error",
     "print_table",
     "progress_wanted",
+    "say",
     "verifier_from_args",
 ]
 
@@ -166,6 +168,32 @@ def progress_wanted(enabled: bool = True) -> bool:
 def print_json(value: Any, stream: TextIO | None = None) -> None:
     """Write ``value`` as indented JSON and a newline (to stdout by default)."""
     (stream or sys.stdout).write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+_COLOURS = {"OK": "32", "FAIL": "31", "warning:": "33", "note:": "36"}
+
+
+def colour_wanted(stream: TextIO) -> bool:
+    """Colour for a terminal, as twine and uv do: never with ``NO_COLOR`` or ``TERM=dumb``
+    (https://no-color.org), always with ``FORCE_COLOR``."""
+    import os
+
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+
+
+def say(line: str, file: TextIO | None = None) -> None:
+    """Print a result line; its leading ``OK``/``FAIL``/``warning:`` is coloured on a terminal."""
+    stream = file if file is not None else sys.stdout
+    word, sep, rest = line.partition(" ")
+    code = _COLOURS.get(word)
+    if code is not None and colour_wanted(stream):
+        line = f"\033[1;{code}m{word}\033[0m{sep}{rest}"
+    print(line, file=stream)
 
 
 def print_json_error(errors: Sequence[str], kind: str = "input") -> None:

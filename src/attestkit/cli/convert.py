@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from attestkit.cli._common import say
 from attestkit.cli._options import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Subparsers, add_verbose
 from attestkit.core.constants import SLSA_PREDICATE_V1
 from attestkit.errors import AttestkitError, ConversionError
@@ -48,23 +49,23 @@ def _convert(args: argparse.Namespace, source: Path) -> int:
             kind = "slsa" if att.statement.predicate_type == SLSA_PREDICATE_V1 else "publish"
             default = f"{_dist_name(att, source)}.{kind}.attestation"
             for note in conversion.notes:
-                print(f"note: {source}: {note}", file=sys.stderr)
+                say(f"note: {source}: {note}", file=sys.stderr)
         output = Path(args.output) if args.output else source.parent / default
         if output.exists() and not args.overwrite:
-            print(
+            say(
                 f"FAIL {source}: output {output} already exists (use --overwrite to replace it)",
                 file=sys.stderr,
             )
             return EXIT_USAGE
         atomic_write(output, data.encode("utf-8"), overwrite=args.overwrite)
     except ConversionError as exc:
-        print(f"FAIL {source}: {exc.reason}", file=sys.stderr)
+        say(f"FAIL {source}: {exc.reason}", file=sys.stderr)
         return EXIT_FAILED
     except AttestkitError as exc:
-        print(f"FAIL {exc if exc.source else f'{source}: {exc}'}", file=sys.stderr)
+        say(f"FAIL {exc if exc.source else f'{source}: {exc}'}", file=sys.stderr)
         return EXIT_USAGE
     what = "Sigstore bundle" if args.to_bundle else "attestation"
-    print(f"OK {source}: wrote {what} {output}")
+    say(f"OK {source}: wrote {what} {output}")
     return EXIT_OK
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from attestkit.cli._common import print_json
+from attestkit.cli._common import print_json, say
 from attestkit.cli._options import EXIT_OK, EXIT_USAGE, Subparsers, add_json, add_verbose
 from attestkit.errors import AttestkitError
 
@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             report = inspect_file(path)
         except AttestkitError as exc:
-            print(f"FAIL {exc}", file=sys.stderr)
+            say(f"FAIL {exc}", file=sys.stderr)
             if args.json:
                 reports.append({"file": path, "error": exc.reason})
             code = EXIT_USAGE

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from attestkit.cli._common import print_json
+from attestkit.cli._common import print_json, say
 from attestkit.cli._options import (
     EXIT_FAILED,
     EXIT_OK,
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except PublishInputError as exc:
         for line in exc.lines:
-            print(f"FAIL {line}", file=sys.stderr)
+            say(f"FAIL {line}", file=sys.stderr)
         print("attestkit publish: nothing was uploaded", file=sys.stderr)
         return exc.exit_code
     except PublishError as exc:
@@ -96,11 +96,11 @@ def run(args: argparse.Namespace) -> int:
         return code
     for r in report.results:
         if r.status == "uploaded":
-            print(f"OK {r.dist}: uploaded; provenance {r.provenance_url}")
+            say(f"OK {r.dist}: uploaded; provenance {r.provenance_url}")
         elif r.status == "skipped":
-            print(f"OK {r.dist}: skipped, already exists ({r.message})")
+            say(f"OK {r.dist}: skipped, already exists ({r.message})")
         else:
-            print(f"FAIL {r.dist}: {r.message}")
+            say(f"FAIL {r.dist}: {r.message}")
     return code
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from attestkit.cli._common import print_json, print_json_error, progress_wanted
+from attestkit.cli._common import print_json, print_json_error, progress_wanted, say
 from attestkit.cli._options import (
     EXIT_FAILED,
     EXIT_OK,
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
                 )
         except PlanError as exc:
             for error in exc.errors:
-                print(f"FAIL {error}", file=sys.stderr)
+                say(f"FAIL {error}", file=sys.stderr)
             print("attestkit sign: nothing was signed or written", file=sys.stderr)
             if args.json:
                 print_json_error([str(e) for e in exc.errors])
@@ -106,9 +106,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     for r in results:
         for path, index in zip(r.written, r.log_indexes, strict=True):
-            print(f"OK {r.dist}: wrote {path.name} (log index {index})")
+            say(f"OK {r.dist}: wrote {path.name} (log index {index})")
         for path in r.kept:
-            print(f"OK {r.dist}: kept {path.name} (already verifies for this identity)")
+            say(f"OK {r.dist}: kept {path.name} (already verifies for this identity)")
     return EXIT_OK
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from attestkit.cli._common import print_json, print_json_error, progress_wanted
+from attestkit.cli._common import print_json, print_json_error, progress_wanted, say
 from attestkit.cli._options import (
     EXIT_FAILED,
     EXIT_OK,
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         planned = plan(args.dists, attestations=args.attestations)
     except UploadInputError as exc:
         for error in exc.errors:
-            print(f"FAIL {error}", file=sys.stderr)
+            say(f"FAIL {error}", file=sys.stderr)
         print("attestkit upload: nothing was uploaded", file=sys.stderr)
         if args.json:
             print_json_error(exc.errors)
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
                 on_progress=on_progress,
                 on_retry=on_retry,
                 planned=planned,
-                on_warning=lambda text: print(f"warning: {text}", file=sys.stderr),
+                on_warning=lambda text: say(f"warning: {text}", file=sys.stderr),
             )
     except (UploadConfigError, UploadInputError) as exc:
         print(f"attestkit upload: error: {exc}", file=sys.stderr)
@@ -120,11 +120,11 @@ def run(args: argparse.Namespace) -> int:
     for r in results:
         if r.status == "uploaded":
             extra = f" with {r.attestations} attestation(s)" if r.attestations else ""
-            print(f"OK {r.dist}: uploaded{extra} to {creds.repository_url}")
+            say(f"OK {r.dist}: uploaded{extra} to {creds.repository_url}")
         elif r.status == "skipped":
-            print(f"OK {r.dist}: skipped, already exists ({r.message})")
+            say(f"OK {r.dist}: skipped, already exists ({r.message})")
         else:
-            print(f"FAIL {r.dist}: {r.message}")
+            say(f"FAIL {r.dist}: {r.message}")
     return EXIT_FAILED if failed else EXIT_OK
 
 

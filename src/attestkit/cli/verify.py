@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from attestkit.cli._common import fail_usage, policy_from_args, print_json, verifier_from_args
+from attestkit.cli._common import fail_usage, policy_from_args, print_json, say, verifier_from_args
 from attestkit.cli._options import (
     EXIT_FAILED,
     EXIT_OK,
@@ -84,9 +84,9 @@ def run(args: argparse.Namespace) -> int:
         outcomes = [_verify_provenance(verifier, policy, d, args.provenance) for d in dists]
     for outcome in outcomes:
         for note in outcome.notes:
-            print(f"warning: {outcome.file}: {note}", file=sys.stderr)
+            say(f"warning: {outcome.file}: {note}", file=sys.stderr)
         if not args.json:
-            print(_line(outcome))
+            say(_line(outcome))
     if args.json:
         print_json([o.to_dict() for o in outcomes])
     return max((o.code for o in outcomes), default=EXIT_OK)
