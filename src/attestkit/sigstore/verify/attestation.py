@@ -199,6 +199,7 @@ class Verifier:
                     attestation.envelope.signature,
                     check_identity,
                     certificate=cert,
+                    timestamps=vm.timestamps,
                 )
             except VerificationError as exc:
                 raise _diagnose(exc, entry, attestation) from None

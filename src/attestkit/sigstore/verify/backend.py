@@ -16,7 +16,7 @@ sigstore-python is imported inside the function because importing it costs
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -71,15 +71,23 @@ def _verifier(trusted_root_json: str) -> Any:
 
 
 def _bundle_json(
-    certificate_der: bytes, entry: LogEntry, payload: bytes, payload_type: str, signature: bytes
+    certificate_der: bytes,
+    entry: LogEntry,
+    payload: bytes,
+    payload_type: str,
+    signature: bytes,
+    timestamps: Sequence[bytes] = (),
 ) -> str:
+    signed = [{"signedTimestamp": b64encode(t)} for t in timestamps]
     return json.dumps(
         {
             "mediaType": _BUNDLE_V03,
             "verificationMaterial": {
                 "certificate": {"rawBytes": b64encode(certificate_der)},
                 "tlogEntries": [entry.to_dict()],
-                "timestampVerificationData": {"rfc3161Timestamps": []},
+                # The attestation's RFC 3161 timestamps reach sigstore-python, which
+                # verifies them against the trusted root's timestamp authorities.
+                "timestampVerificationData": {"rfc3161Timestamps": signed},
             },
             "dsseEnvelope": {
                 "payload": b64encode(payload),
@@ -100,8 +108,13 @@ def verify_dsse_with_sigstore(
     check_identity: Callable[[x509.Certificate], None],
     *,
     certificate: x509.Certificate | None = None,
+    timestamps: Sequence[bytes] = (),
 ) -> VerifiedSignature:
     """Verify like :func:`attestkit.sigstore.verify.engine.verify_dsse`, using sigstore-python.
+
+    ``timestamps`` (RFC 3161 responses, DER) go into the bundle; without an
+    integrated time (a Rekor v2 entry) the result's time is the earliest
+    timestamp's ``genTime``, which sigstore-python has verified.
 
     Whatever ``check_identity`` raises propagates unchanged; every other
     failure, of any exception type, becomes a one-line
@@ -118,7 +131,7 @@ def verify_dsse_with_sigstore(
 
         verifier = _verifier(trust_root.trusted_root_json)
         bundle = Bundle.from_json(
-            _bundle_json(certificate_der, entry, payload, payload_type, signature)
+            _bundle_json(certificate_der, entry, payload, payload_type, signature, timestamps)
         )
         verifier.verify_dsse(bundle, _PolicyAdapter(check_identity))
     except _IdentityError as exc:
@@ -128,9 +141,22 @@ def verify_dsse_with_sigstore(
             raise VerificationError(str(exc)) from None
         raise VerificationError(f"sigstore: {type(exc).__name__}: {exc}") from None
 
-    # sigstore verified the integrated time (the only time source without a TSA).
+    # sigstore verified the integrated time and every timestamp it was given.
     return VerifiedSignature(
-        time=datetime.fromtimestamp(entry.integrated_time, tz=UTC),
+        time=_signed_time(entry, timestamps),
         certificate=bundle.signing_certificate,
         entry=entry,
     )
+
+
+def _signed_time(entry: LogEntry, timestamps: Sequence[bytes]) -> datetime:
+    """The entry's integrated time, else the earliest RFC 3161 ``genTime``."""
+    if entry.integrated_time:
+        return datetime.fromtimestamp(entry.integrated_time, tz=UTC)
+    from rfc3161_client import decode_timestamp_response  # sigstore-python's dependency
+
+    times = [decode_timestamp_response(t).tst_info.gen_time for t in timestamps]
+    if not times:
+        raise VerificationError("not enough sources of verified time")
+    earliest = min(times)
+    return earliest if earliest.tzinfo else earliest.replace(tzinfo=UTC)

@@ -41,7 +41,7 @@ Checks, in order (the step numbers are sigstore's):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -129,8 +129,13 @@ def verify_dsse(
     check_identity: Callable[[x509.Certificate], None],
     *,
     certificate: x509.Certificate | None = None,
+    timestamps: Sequence[bytes] = (),
 ) -> VerifiedSignature:
     """Verify a DSSE signature, its Fulcio certificate and its Rekor v1 log entry.
+
+    ``timestamps`` is accepted for the engines' common signature: this engine
+    does not check RFC 3161 timestamps, and the attestation verifier sends
+    attestations that carry them to the sigstore-python engine.
 
     ``certificate`` is ``certificate_der`` already parsed (a caller that parsed it
     passes it, so a certificate is parsed once per verification).

@@ -1,0 +1,59 @@
+"""RFC 3161 timestamps reach sigstore-python through ``--backend sigstore``.
+
+The asset is sigstore-conformance's ``rekor2-dsse-happy-path`` (tests/data/conformance):
+a DSSE bundle on a Rekor v2 log, whose only time source is an RFC 3161 timestamp.
+``convert --raw --keep-timestamps`` keeps it; the fast engine refuses the attestation
+and points at ``--backend sigstore``; that backend now passes the timestamp on (it sent
+an empty list before) and the signature verifies at the timestamp's time.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from attestkit import Attestation, TrustRoot
+from attestkit.core.constants import INTOTO_PAYLOAD_TYPE
+from attestkit.errors import VerificationError
+from tests.conftest import DATA
+
+ASSET = DATA / "conformance" / "rekor2-dsse-happy-path"
+
+
+@pytest.fixture
+def attestation(cli, tmp_path: Path) -> Attestation:
+    bundle = tmp_path / "a.txt.sigstore.json"
+    shutil.copy(ASSET / "bundle.sigstore.json", bundle)
+    out = tmp_path / "a.txt.slsa.attestation"
+    r = cli("convert", "--raw", "--keep-timestamps", str(bundle), "-o", str(out))
+    assert r.code == 0, r.err
+    return Attestation.from_file(out)
+
+
+def test_timestamps_reach_sigstore_python(attestation: Attestation) -> None:
+    from attestkit.sigstore.verify.backend import verify_dsse_with_sigstore
+
+    vm = attestation.verification_material
+    assert len(vm.timestamps) == 1
+    root = TrustRoot.from_file(ASSET / "trusted_root.json")
+    (entry,) = vm.log_entries()
+    args = (root, vm.certificate, entry, attestation.envelope.statement, INTOTO_PAYLOAD_TYPE,
+            attestation.envelope.signature, lambda cert: None)  # fmt: skip
+    verified = verify_dsse_with_sigstore(*args, timestamps=vm.timestamps)
+    assert verified.time == datetime(2026, 5, 13, 19, 23, 33, tzinfo=UTC)  # the genTime
+    with pytest.raises(VerificationError, match="signed timestamp"):
+        verify_dsse_with_sigstore(*args)  # without them: no time source at all
+
+
+def test_the_fast_engine_points_at_the_backend(attestation: Attestation) -> None:
+    from attestkit.core.distribution import Distribution
+    from attestkit.core.policy import Identity
+    from attestkit.sigstore.verify.attestation import Verifier
+
+    root = TrustRoot.from_file(ASSET / "trusted_root.json")
+    dist = Distribution("demo-1.0.tar.gz", "0" * 64)
+    with pytest.raises(VerificationError, match="verify it with --backend sigstore"):
+        Verifier(root).verify(attestation, Identity("x", "https://issuer.example"), dist)
