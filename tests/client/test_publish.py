@@ -433,3 +433,91 @@ def test_names_the_index_would_refuse_stop_everything_before_any_request(tmp_pat
     assert "should be 'hello_ux-1.1.0.tar.gz'" in proc.stderr
     assert "nothing was uploaded" in proc.stderr
     assert not list(dist.glob("*.attestation"))  # nothing signed either
+
+
+class _Recorder:
+    """A recording reverse proxy in front of the index: every request's method and path."""
+
+    def __init__(self, upstream: str) -> None:
+        import http.server
+        import threading
+
+        seen: list[tuple[str, str]] = []
+        self.seen = seen
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                seen.append((self.command, self.path))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                r = requests.request(
+                    self.command, upstream + self.path, data=body, headers=headers,
+                    allow_redirects=False, timeout=60,
+                )  # fmt: skip
+                self.send_response(r.status_code)
+                for key, value in r.headers.items():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(r.content)))
+                self.end_headers()
+                self.wfile.write(r.content)
+
+            def do_GET(self) -> None:
+                self._forward()
+
+            def do_POST(self) -> None:
+                self._forward()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+def test_dry_run_does_everything_but_the_upload(tmp_path: Path) -> None:
+    served = Served(tmp_path / "data")
+    recorder = _Recorder(served.url)
+    try:
+        served.pending_github_publisher()
+        wheel, sdist = _dists(tmp_path)
+        env = _clean_env(**_runner_env(served))
+        proc = subprocess.run(
+            [*AK, "publish", "--dry-run", "--repository-url", f"{recorder.url}/legacy/",
+             "--local", served.url, str(tmp_path / "dist" / "*")],
+            capture_output=True, text=True, env=env, timeout=180,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert proc.stdout.splitlines() == [
+            f"OK {wheel}: ready (dry run: not uploaded)",
+            f"OK {sdist}: ready (dry run: not uploaded)",
+        ]
+        paths = [path for _, path in recorder.seen]
+        assert "/_/oidc/audience" in paths and "/_/oidc/mint-token" in paths  # exchanged
+        assert not [p for p in paths if p.startswith("/legacy")]  # never uploaded
+        assert _simple(served, "demo-pkg")["files"] == []
+        assert not list((tmp_path / "dist").glob("*.attestation"))  # signed a discarded copy
+        assert "dry run: signed 2 file(s)" in proc.stderr
+
+        # A set that would fail: 1 (the exchange refused) or 2 (input), with the reason.
+        stranger = _clean_env(**_runner_env(served, repo="octo/other"))
+        refused = subprocess.run(
+            [*AK, "publish", "--dry-run", "--repository-url", f"{recorder.url}/legacy/",
+             "--local", served.url, str(tmp_path / "dist" / "*")],
+            capture_output=True, text=True, env=stranger, timeout=180,
+        )  # fmt: skip
+        assert refused.returncode == 1, refused.stderr
+        assert "nothing was uploaded" in refused.stderr
+        input_error = subprocess.run(
+            [*AK, "publish", "--dry-run", "-r", "nowhere", str(tmp_path / "dist" / "*")],
+            capture_output=True, text=True, env=env, timeout=180,
+        )  # fmt: skip
+        assert input_error.returncode == 2 and "Missing 'nowhere' section" in input_error.stderr
+    finally:
+        recorder.close()
+        served.stop()

@@ -48,6 +48,7 @@ COMMANDS = (
     "pin",
     "install",
     "convert",
+    "check",
     "sign",
     "upload",
     "publish",

@@ -2,7 +2,8 @@
 
 Output: progress and warnings on stderr; per file on stdout
 ``OK <dist>: uploaded; provenance <url>``, ``OK <dist>: skipped, already exists (...)``
-or ``FAIL <dist>: <message>`` (``--json``: ``{"origin", "audience", "mints",
+or ``FAIL <dist>: <message>``; with ``--dry-run``, ``OK <dist>: ready (dry run: not
+uploaded)`` after everything but the upload (``--json``: ``{"origin", "audience", "mints",
 "warnings", "files": [{file, status, http_status, message, provenance}]}``).
 Exit codes: 0 everything uploaded or skipped; 1 the index refused the exchange or
 an upload, or signing failed; 2 input error or no OIDC credentials (nothing was
@@ -18,6 +19,7 @@ from attestkit.cli._common import print_json, say
 from attestkit.cli._options import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_USAGE,
     Subparsers,
     add_json,
     add_retries,
@@ -48,9 +50,19 @@ def run(args: argparse.Namespace) -> int:
 
     dists = args.dists or ["dist/*"]
     try:
+        repository_url = args.repository_url or PYPI_UPLOAD_URL
+        if args.repository:
+            from attestkit.client.credentials import UploadConfigError, named_repository_url
+
+            try:
+                repository_url = named_repository_url(args.repository, config_file=args.config_file)
+            except UploadConfigError as exc:
+                print(f"attestkit publish: error: {exc}", file=sys.stderr)
+                return EXIT_USAGE
         report = publish(
             dists,
-            repository_url=args.repository_url or PYPI_UPLOAD_URL,
+            repository_url=repository_url,
+            dry_run=args.dry_run,
             services=services,
             skip_existing=args.skip_existing,
             timeout=args.timeout,
@@ -99,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
             say(f"OK {r.dist}: uploaded; provenance {r.provenance_url}")
         elif r.status == "skipped":
             say(f"OK {r.dist}: skipped, already exists ({r.message})")
+        elif r.status == "checked":
+            say(f"OK {r.dist}: ready ({r.message})")
         else:
             say(f"FAIL {r.dist}: {r.message}")
     return code
@@ -124,10 +138,23 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         metavar="DIST",
         help="wheel or sdist files or globs (default: dist/*, as gh-action-pypi-publish and uv)",
     )
-    p.add_argument(
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
         "--repository-url",
         metavar="URL",
         help="upload URL (default: https://upload.pypi.org/legacy/)",
+    )
+    where.add_argument(
+        "-r",
+        "--repository",
+        metavar="NAME",
+        help="pypi, testpypi, or a section of .pypirc (its 'repository' URL)",
+    )
+    p.add_argument("--config-file", metavar="FILE", help=".pypirc to read (default ~/.pypirc)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="everything but the upload: checks, audience, token exchange, signing a copy",
     )
     add_signing_instance(p, local_help="a running attestkit instance (its trust config)")
     p.add_argument(

@@ -25,6 +25,7 @@ __all__ = [
     "Credentials",
     "UploadConfigError",
     "env_flag",
+    "named_repository_url",
     "read_pypirc",
     "resolve_credentials",
     "section_default",
@@ -105,16 +106,8 @@ def resolve_credentials(
     sections = read_pypirc(config_file)
     if url is None:
         name = repository or _env("REPOSITORY", env) or "pypi"
-        if name in sections:
-            section = sections[name]
-            url = section.get("repository") or _BUILTIN_REPOSITORIES.get(name)
-            if not url:
-                raise UploadConfigError(f"the [{name}] section of .pypirc has no 'repository'")
-        elif name in _BUILTIN_REPOSITORIES:
-            url = _BUILTIN_REPOSITORIES[name]
-        else:
-            where = Path(os.fspath(config_file or "~/.pypirc")).expanduser()
-            raise UploadConfigError(f"Missing '{name}' section from {where}.")
+        section = sections.get(name, {})
+        url = named_repository_url(name, sections, config_file)
     else:
         wanted = url.rstrip("/")
         for values in sections.values():
@@ -153,6 +146,25 @@ def resolve_credentials(
         if not secret:
             raise UploadConfigError(f"no {what} entered")
     return Credentials(url, user, secret)
+
+
+def named_repository_url(
+    name: str,
+    sections: dict[str, dict[str, str]] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+) -> str:
+    """The upload URL of repository ``name``: a ``.pypirc`` section, ``pypi`` or ``testpypi``."""
+    if sections is None:
+        sections = read_pypirc(config_file)
+    if name in sections:
+        url = sections[name].get("repository") or _BUILTIN_REPOSITORIES.get(name)
+        if not url:
+            raise UploadConfigError(f"the [{name}] section of .pypirc has no 'repository'")
+        return url
+    if name in _BUILTIN_REPOSITORIES:
+        return _BUILTIN_REPOSITORIES[name]
+    where = Path(os.fspath(config_file or "~/.pypirc")).expanduser()
+    raise UploadConfigError(f"Missing '{name}' section from {where}.")
 
 
 def section_default(sections: dict[str, dict[str, str]], key: str) -> str | None:

@@ -83,7 +83,7 @@ __all__ = [
     "unverified_claims",
 ]
 
-Status = Literal["uploaded", "skipped", "failed"]
+Status = Literal["uploaded", "skipped", "failed", "checked"]
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,7 @@ def publish(
     refresh_margin: float = 300,
     token_source: TokenSource | None = None,
     on_event: Callable[[str], None] | None = None,
+    dry_run: bool = False,
 ) -> PublishReport:
     """Publish ``dists`` to ``repository_url`` with Trusted Publishing and attestations.
 
@@ -143,6 +144,11 @@ def publish(
     receives progress messages and warnings.  Raises :class:`PublishError`
     (and subclasses) when publishing stops before the first upload; upload
     failures are in the report.
+
+    ``dry_run`` does everything but the upload: the checks, the audience, the OIDC
+    token and its exchange (which proves the publisher matches), and signing, into a
+    temporary copy of the files that is then discarded; each file is reported as
+    ``checked``.
     """
     from attestkit.client.identity import find_identity_token
     from attestkit.client.package import UploadInputError, plan, with_attestations
@@ -164,6 +170,9 @@ def publish(
         planned = plan(dists, attestations=False)
     except UploadInputError as exc:
         raise PublishInputError(exc.errors) from None
+    readme_errors = _readme_errors(planned)
+    if readme_errors:
+        raise PublishInputError(readme_errors)
     origin = index_origin(repository_url)
     upload_url, _, _ = strip_userinfo(repository_url)
 
@@ -208,6 +217,23 @@ def publish(
         say(f"minted an upload token for {origin} (Trusted Publishing)")
         # 6. Sign (reusing attestations that verify) with the ambient sigstore identity.
         identity, _ = find_identity_token(None, interactive=False)
+        if dry_run:
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="attestkit-dry-run-") as scratch:
+                signed = sign(
+                    _copies(planned, Path(scratch)),
+                    identity_token=identity,
+                    services=services,
+                    skip_verified=True,
+                    timeout=timeout,
+                )
+            say(f"dry run: signed {len(signed)} file(s) into a discarded copy; nothing uploaded")
+            checked = [
+                PublishResult(job.path, "checked", None, "dry run: not uploaded", None)
+                for job in planned
+            ]
+            return PublishReport(origin, audience, checked, signed, mints, warnings)
         signed = sign(
             [job.path for job in planned],
             identity_token=identity,
@@ -261,3 +287,36 @@ def publish(
     finally:
         session.close()
     return PublishReport(origin, audience, results, signed, mints, warnings)
+
+
+def _readme_errors(planned: Sequence[PlannedUpload]) -> list[str]:
+    """READMEs PyPI would not render (checked only where readme-renderer is installed)."""
+    try:
+        from attestkit.core.readme import description_problem
+
+        problems = [
+            (
+                job.path,
+                description_problem(
+                    job.value("description"), job.value("description_content_type") or None
+                ),
+            )
+            for job in planned
+        ]
+    except ImportError:
+        return []
+    return [f"{path}: {problem}" for path, problem in problems if problem is not None]
+
+
+def _copies(planned: Sequence[PlannedUpload], scratch: Path) -> list[Path]:
+    """Copies of the files (and the attestations beside them) in ``scratch``."""
+    import shutil
+
+    from attestkit.sigstore.verify.attestation import find_attestations
+
+    copies = []
+    for job in planned:
+        copies.append(Path(shutil.copy2(job.path, scratch / job.path.name)))
+        for attestation in find_attestations(job.path):
+            shutil.copy2(attestation, scratch / attestation.name)
+    return copies

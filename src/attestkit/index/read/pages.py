@@ -9,7 +9,7 @@
   ``GET /docs/...`` (the documentation paths PyPI's messages name) redirects there.
 
 Project and release pages show the README (rendered safely:
-:mod:`attestkit.index.read.readme`), the PEP 792 status, and how to install; times
+:mod:`attestkit.core.readme`), the PEP 792 status, and how to install; times
 are shown as ``YYYY-MM-DD HH:MM UTC``; a log entry links to where it can be looked
 up (Sigstore's search for the public log, the log's own API otherwise).
 
@@ -121,12 +121,12 @@ def _install_lines(base: str, requirement: str) -> list[str]:
 
 
 def _description(release: ReleaseView | None) -> Markup | str:
-    """The release's README as safe HTML (see :mod:`attestkit.index.read.readme`)."""
+    """The release's README as safe HTML (see :mod:`attestkit.core.readme`)."""
     if release is None:
         return ""
     from markupsafe import Markup
 
-    from attestkit.index.read.readme import render_description
+    from attestkit.core.readme import render_description
 
     text = release.metadata.get("description")
     ctype = release.metadata.get("description_content_type")

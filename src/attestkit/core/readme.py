@@ -1,4 +1,8 @@
-"""A release's long description (its README) as safe HTML, the way PyPI renders it.
+"""A release's long description (its README): safe HTML as PyPI renders it, and whether
+PyPI would accept it (:func:`description_problem`, for ``attestkit check`` and ``publish``).
+
+``readme-renderer`` comes with the ``server`` and ``check`` extras; without it
+the client reports that the README was not checked.
 
 The description and its ``Description-Content-Type`` come from the upload's
 metadata.  PyPI renders with ``readme_renderer``: reStructuredText (the
@@ -22,7 +26,11 @@ import threading
 from collections import OrderedDict
 from email.message import Message
 
-__all__ = ["CACHE_BYTES", "MAX_RENDERED", "render_description"]
+__all__ = ["CACHE_BYTES", "MAX_RENDERED", "description_problem", "render_description"]
+
+#: The ``Description-Content-Type`` values PyPI accepts (warehouse's forklift rules).
+CONTENT_TYPES = ("text/plain", "text/x-rst", "text/markdown")
+MARKDOWN_VARIANTS = ("GFM", "CommonMark")
 
 #: Most rendered HTML (characters) kept in memory.
 CACHE_BYTES = 8 * 1024 * 1024
@@ -98,3 +106,35 @@ def render_description(text: str | None, content_type: str | None) -> str:
                 _, old = _cache.popitem(last=False)
                 _cached -= len(old)
     return html
+
+
+def description_problem(text: str | None, content_type: str | None) -> str | None:
+    """Why PyPI would refuse (or fail to render) this README, or None if it is fine.
+
+    PyPI refuses an unknown ``Description-Content-Type``, a charset other than
+    UTF-8 and an unknown Markdown variant; reStructuredText that docutils reports
+    errors in is not rendered (PyPI shows it as plain text and twine check fails it).
+    Raises ``ImportError`` when readme-renderer is not installed.
+    """
+    kind, params = _content_type(content_type)
+    if kind not in CONTENT_TYPES:
+        return (
+            f"Description-Content-Type {content_type!r} is not one PyPI accepts"
+            f" ({', '.join(CONTENT_TYPES)})"
+        )
+    charset = params.get("charset", "utf-8").lower()
+    if charset != "utf-8":
+        return f"the README's charset must be UTF-8, not {charset!r}"
+    variant = params.get("variant")
+    if kind == "text/markdown" and variant is not None and variant not in MARKDOWN_VARIANTS:
+        return f"unknown Markdown variant {variant!r} (PyPI knows {', '.join(MARKDOWN_VARIANTS)})"
+    if kind == "text/x-rst" and text and text.strip():
+        import io
+
+        from readme_renderer.rst import render
+
+        messages = io.StringIO()
+        if render(text, stream=messages) is None:
+            first = (messages.getvalue().strip().splitlines() or ["docutils reported errors"])[0]
+            return f"the reStructuredText README does not render on PyPI: {first}"
+    return None

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from attestkit.index.read import readme
-from attestkit.index.read.readme import render_description
+from attestkit.core import readme
+from attestkit.core.readme import render_description
 
 
 def test_rst_is_the_default_and_markdown_follows_the_content_type() -> None:
