@@ -486,7 +486,8 @@ def test_dry_run_does_everything_but_the_upload(tmp_path: Path) -> None:
     try:
         served.pending_github_publisher()
         wheel, sdist = _dists(tmp_path)
-        env = _clean_env(**_runner_env(served))
+        summary = tmp_path / "summary.md"
+        env = _clean_env(**_runner_env(served), GITHUB_STEP_SUMMARY=str(summary))
         proc = subprocess.run(
             [*AK, "publish", "--dry-run", "--repository-url", f"{recorder.url}/legacy/",
              "--local", served.url, str(tmp_path / "dist" / "*")],
@@ -503,6 +504,10 @@ def test_dry_run_does_everything_but_the_upload(tmp_path: Path) -> None:
         assert _simple(served, "demo-pkg")["files"] == []
         assert not list((tmp_path / "dist").glob("*.attestation"))  # signed a discarded copy
         assert "dry run: signed 2 file(s)" in proc.stderr
+        # On GitHub Actions: a job summary of what was done.
+        text = summary.read_text()
+        assert "### attestkit publish to http://127.0.0.1:" in text and "(dry run)" in text
+        assert f"| {wheel.name} | checked |  |" in text
 
         # A set that would fail: 1 (the exchange refused) or 2 (input), with the reason.
         stranger = _clean_env(**_runner_env(served, repo="octo/other"))
@@ -513,6 +518,7 @@ def test_dry_run_does_everything_but_the_upload(tmp_path: Path) -> None:
         )  # fmt: skip
         assert refused.returncode == 1, refused.stderr
         assert "nothing was uploaded" in refused.stderr
+        assert refused.stdout.startswith("::error title=attestkit::")  # an annotation
         input_error = subprocess.run(
             [*AK, "publish", "--dry-run", "-r", "nowhere", str(tmp_path / "dist" / "*")],
             capture_output=True, text=True, env=env, timeout=180,

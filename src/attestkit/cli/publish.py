@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from attestkit.cli._common import print_json, say
 from attestkit.cli._options import (
@@ -28,9 +29,20 @@ from attestkit.cli._options import (
     add_verbose,
 )
 
+if TYPE_CHECKING:
+    from attestkit.client.publish import PublishReport
+
 
 def run(args: argparse.Namespace) -> int:
-    """Entry point of ``attestkit publish``."""
+    """Entry point of ``attestkit publish`` (a collapsible section of a GitLab CI log)."""
+    from attestkit.cli._ci_output import section
+
+    with section("attestkit_publish", "attestkit publish: check, exchange, sign, upload"):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from attestkit.cli._ci_output import github_error
     from attestkit.client.publish import PublishError, PublishInputError, publish
     from attestkit.client.sign import SigningServices
     from attestkit.client.upload import PYPI_UPLOAD_URL
@@ -72,17 +84,24 @@ def run(args: argparse.Namespace) -> int:
     except PublishInputError as exc:
         for line in exc.lines:
             say(f"FAIL {line}", file=sys.stderr)
+            file, sep, reason = line.partition(": ")
+            if not args.json:
+                github_error(file if sep else None, reason if sep else line)
         print("attestkit publish: nothing was uploaded", file=sys.stderr)
         return exc.exit_code
     except PublishError as exc:
         first, *rest = exc.lines or [str(exc)]
         print(f"attestkit publish: error: {first}", file=sys.stderr)
+        if not args.json:
+            github_error(None, "\n".join([first, *rest]))
         for line in rest:
             print(line, file=sys.stderr)
         print("attestkit publish: nothing was uploaded", file=sys.stderr)
         return exc.exit_code
     except AttestkitError as exc:
         print(f"attestkit publish: error: {exc}", file=sys.stderr)
+        if not args.json:
+            github_error(None, str(exc))
         print("attestkit publish: nothing was uploaded", file=sys.stderr)
         return EXIT_FAILED
     code = EXIT_OK if report.ok else EXIT_FAILED
@@ -105,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
                 ],
             }
         )
+        _ci_report(report, args.dry_run, annotate=False)  # stdout holds only the JSON
         return code
     for r in report.results:
         if r.status == "uploaded":
@@ -115,7 +135,29 @@ def run(args: argparse.Namespace) -> int:
             say(f"OK {r.dist}: ready ({r.message})")
         else:
             say(f"FAIL {r.dist}: {r.message}")
+    _ci_report(report, args.dry_run, annotate=True)
     return code
+
+
+def _ci_report(report: PublishReport, dry_run: bool, *, annotate: bool) -> None:
+    """After the plain lines: annotations for failures and the job summary (GitHub)."""
+    from attestkit.cli._ci_output import github_error, github_summary
+
+    for r in report.results:
+        if annotate and r.status == "failed":
+            github_error(str(r.dist), r.message)
+    github_summary(
+        f"attestkit publish to {report.origin}" + (" (dry run)" if dry_run else ""),
+        ("file", "result", "provenance"),
+        [
+            (
+                r.dist.name,
+                r.status if r.status != "failed" else f"failed: {r.message}",
+                f"[provenance]({r.provenance_url})" if r.provenance_url else "",
+            )
+            for r in report.results
+        ],
+    )
 
 
 def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
