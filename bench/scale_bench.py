@@ -8,8 +8,9 @@ wheel each.  pypiserver gets the files in its package directory (what an
 upload writes there) and runs twice: with ``--backend cached-dir`` (watchdog
 keeps its listing in memory: its fast setting, from ``pypiserver[cache]``) and
 with ``simple-dir`` (its default without watchdog, which lists the directory
-on every request); the ratios are against the faster, cached-dir; attestkit is started once (``attestkit serve --dev``, so
-that its schema and data directory exist), stopped, bulk-loaded straight into
+on every request); the ratios are against the faster, cached-dir.  attestkit is
+started once (``attestkit serve --dev``, so that its schema and data directory
+exist), stopped, bulk-loaded straight into
 its database (SQLite, and PostgreSQL with ``--database-url``) and file store,
 then started again, so every cache starts cold.  devpi-server is left out at
 this size: populating it takes its upload API (hours for 50k files).
