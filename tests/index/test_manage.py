@@ -124,6 +124,14 @@ def test_owners_manage_a_project_over_http(team: Any, tmp_path: Path) -> None:
     huge = api.call("POST", "/release/2.0/yank", alice, {"reason": "x" * 20000})
     assert huge.status_code == 413
 
+    # Another site's page cannot use a browser's cached credentials (CSRF).
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
+                    {"Origin": "null"}):  # fmt: skip
+        forged = api.call("POST", "/release/2.0/yank", alice, headers=headers)
+        assert forged.status_code == 403, headers
+    same = api.call("POST", "/release/2.0/unyank", alice, headers={"Origin": served.url})
+    assert same.status_code == 200
+
     assert api.call("DELETE", "", alice).status_code == 200
     assert requests.get(f"{served.url}/simple/team-pkg/", timeout=30).status_code == 404
 

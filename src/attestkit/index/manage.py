@@ -18,6 +18,11 @@ PUT      ``/manage/project/{name}/roles/{user}``                           ``{"r
 DELETE   ``/manage/project/{name}/roles/{user}``
 =======  ================================================================  ==================
 
+Browsers may attach cached Basic credentials to a cross-site request (a private
+index's visitors have them), so a request another site's page makes is refused:
+``Sec-Fetch-Site: cross-site``, or an ``Origin`` that is not this index.  Scripts
+and curl send neither.
+
 Rules: the token must be a user's (tokens minted by Trusted Publishing only
 upload), unexpired, scoped to the project if it is scoped, and its user an
 Owner of the project.  Each change is one transaction that bumps the
@@ -83,6 +88,22 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return doc
 
 
+def _cross_site(request: Request) -> str | None:
+    """Why the request comes from another site's page (CSRF), or None."""
+    from urllib.parse import urlsplit
+
+    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+        return "cross-site requests are refused (Sec-Fetch-Site: cross-site)"
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        own = request.headers.get("host", "")
+        if urlsplit(origin).netloc.lower() != own.lower():
+            return f"requests from {origin} are refused (not this index's origin)"
+    elif origin == "null":
+        return "requests from an opaque origin are refused"
+    return None
+
+
 def _text(doc: dict[str, Any], key: str, *, limit: int = 1000) -> str | None:
     value = doc.get(key)
     if value is None:
@@ -129,6 +150,9 @@ def _endpoint(
 
     async def endpoint(request: Request) -> Response:
         params = {k: str(v) for k, v in request.path_params.items()}
+        forged = _cross_site(request)
+        if forged is not None:
+            return _error(403, forged)
         try:
             doc = await _json_body(request) if body else {}
 

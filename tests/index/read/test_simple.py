@@ -836,5 +836,15 @@ def test_the_project_list_is_cached_until_the_index_changes(index_factory, tmp_p
             session.rollback()
         assert "ghost" not in names()
         assert len(renders) == 4
+        with index.session() as session:  # no counter row: nothing is cached, nothing stale
+            from sqlalchemy import delete
+
+            from attestkit.index.db import IndexState
+
+            session.execute(delete(IndexState))
+        with index.session() as session:
+            admin.create_project(session, "late")
+        assert "late" in names() and "late" in names()
+        assert len(renders) == 6
     finally:
         server.stop()

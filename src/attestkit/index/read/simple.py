@@ -345,10 +345,12 @@ class ProjectList:
     def get(self, prefix: str) -> _Listing:
         """The bodies for pages under ``prefix``, current as of this call."""
         with self.index.engine.connect() as conn:
-            changes = int(conn.execute(_INDEX_CHANGES).scalar() or 0)
+            found = conn.execute(_INDEX_CHANGES).scalar()
+        # Without the counter row (never on a migrated database) nothing is cached.
+        changes = int(found) if found is not None else -1
         with self._lock:
             cached = self._cached.get(prefix)
-            if cached is not None and cached.changes == changes:
+            if cached is not None and cached.changes == changes and changes >= 0:
                 return cached
             projects = list_projects(self.index)
             serial = global_serial(projects)
