@@ -10,19 +10,13 @@ from pathlib import Path
 import requests
 
 from tests.fixtures.processes import ak, start_server
-from tests.fixtures.uploads import form, make_wheel, twine_env
+from tests.fixtures.uploads import make_wheel, post_upload, twine_env
 
 JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
 
 
 def _upload(url: str, token: str, wheel: Path, version: str) -> requests.Response:
-    return requests.post(
-        f"{url}/legacy/",
-        data=form(wheel, name="demo-pkg", version=version),
-        files={"content": (wheel.name, wheel.read_bytes(), "application/octet-stream")},
-        auth=("__token__", token),
-        timeout=60,
-    )
+    return post_upload(url, token, wheel, name="demo-pkg", version=version)
 
 
 def _pip(url: str, target: Path, requirement: str) -> subprocess.CompletedProcess[str]:

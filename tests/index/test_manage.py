@@ -9,19 +9,13 @@ import pytest
 import requests
 
 from tests.fixtures.processes import ServerProcess, ak, start_server
-from tests.fixtures.uploads import form, make_wheel
+from tests.fixtures.uploads import make_wheel, post_upload
 
 JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
 
 
 def _upload(url: str, token: str, wheel: Path, version: str) -> requests.Response:
-    return requests.post(
-        f"{url}/legacy/",
-        data=form(wheel, name="team-pkg", version=version),
-        files={"content": (wheel.name, wheel.read_bytes(), "application/octet-stream")},
-        auth=("__token__", token),
-        timeout=60,
-    )
+    return post_upload(url, token, wheel, name="team-pkg", version=version)
 
 
 class Api:

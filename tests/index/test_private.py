@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 
 from tests.fixtures.processes import ak, start_server
-from tests.fixtures.uploads import form, make_wheel, twine_env
+from tests.fixtures.uploads import make_wheel, post_upload, twine_env
 
 
 def test_a_private_index_needs_a_token_to_read(tmp_path: Path) -> None:
@@ -20,13 +20,7 @@ def test_a_private_index_needs_a_token_to_read(tmp_path: Path) -> None:
         ak("index", "--data-dir", d, "user", "add", "alice")
         token = ak("index", "--data-dir", d, "token", "add", "--user", "alice").stdout.strip()
         wheel = make_wheel(tmp_path, "demo-pkg", "1.0")
-        uploaded = requests.post(
-            f"{served.url}/legacy/",
-            data=form(wheel, name="demo-pkg", version="1.0"),
-            files={"content": (wheel.name, wheel.read_bytes(), "application/octet-stream")},
-            auth=("__token__", token),
-            timeout=60,
-        )
+        uploaded = post_upload(served.url, token, wheel, name="demo-pkg", version="1.0")
         assert uploaded.status_code == 200, uploaded.text  # uploads keep their own auth
         for path in ("/simple/", "/simple/demo-pkg/", "/project/demo-pkg/", "/pypi/demo-pkg/json"):
             anonymous = requests.get(f"{served.url}{path}", timeout=30)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from attestkit.cli._common import fail_usage
+from attestkit.cli._index_common import Action as _Action
+from attestkit.cli._index_common import Report as _Report
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -21,9 +23,6 @@ if TYPE_CHECKING:
     from attestkit.cli._options import Subparsers
 
 __all__ = ["LIFECYCLE_HANDLERS", "add_lifecycle_parsers", "add_project_delete"]
-
-_Report = Callable[[], None] | None
-_Action = Callable[["Subparsers[argparse.ArgumentParser]", str, str], argparse.ArgumentParser]
 
 
 def _confirmed(args: argparse.Namespace, what: str) -> None:

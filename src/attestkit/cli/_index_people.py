@@ -14,41 +14,22 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from attestkit.cli._common import fail_usage, print_json, print_table
+from attestkit.cli._index_common import Action as _Action
+from attestkit.cli._index_common import Listing, existing_project, existing_user
+from attestkit.cli._index_common import Report as _Report
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from attestkit.cli._options import Subparsers
-    from attestkit.index.db import Project, User
 
 __all__ = ["PEOPLE_HANDLERS", "add_role_parsers", "add_user_remove"]
-
-_Report = Callable[[], None] | None
-_Action = Callable[["Subparsers[argparse.ArgumentParser]", str, str], argparse.ArgumentParser]
-
-
-def _user(session: Session, name: str) -> User:
-    from attestkit.index import admin
-
-    user = admin.find_user(session, name)
-    if user is None:
-        fail_usage(f"no user {name!r} (see `attestkit index user list`)")
-    return user
-
-
-def _project(session: Session, name: str) -> Project:
-    from attestkit.index import admin
-
-    project = admin.find_project(session, name)
-    if project is None:
-        fail_usage(f"no project {name!r} (see `attestkit index project list`)")
-    return project
 
 
 def _role_add(session: Session, args: argparse.Namespace) -> _Report:
     from attestkit.index.roles import set_role
 
-    project, user = _project(session, args.project), _user(session, args.user)
+    project, user = existing_project(session, args.project), existing_user(session, args.user)
     row = set_role(session, project, user, args.role)
     return lambda: print(f"{user.username} is now {row.role} of {project.name}")
 
@@ -56,7 +37,7 @@ def _role_add(session: Session, args: argparse.Namespace) -> _Report:
 def _role_remove(session: Session, args: argparse.Namespace) -> _Report:
     from attestkit.index.roles import remove_role
 
-    project, user = _project(session, args.project), _user(session, args.user)
+    project, user = existing_project(session, args.project), existing_user(session, args.user)
     remove_role(session, project, user)
     return lambda: print(f"{user.username} no longer has a role on {project.name}")
 
@@ -64,7 +45,7 @@ def _role_remove(session: Session, args: argparse.Namespace) -> _Report:
 def _role_list(session: Session, args: argparse.Namespace) -> _Report:
     from attestkit.index.roles import project_roles
 
-    project = _project(session, args.project)
+    project = existing_project(session, args.project)
     rows = [{"user": u, "role": r} for u, r in project_roles(session, project)]
     if args.json:
         print_json(rows)
@@ -78,7 +59,7 @@ def _user_remove(session: Session, args: argparse.Namespace) -> _Report:
 
     if not args.yes:
         fail_usage(f"removing user {args.name} deletes their tokens and roles; add --yes")
-    user = _user(session, args.name)
+    user = existing_user(session, args.name)
     projects = remove_user(session, user)
     left = f" (left {', '.join(projects)})" if projects else ""
     return lambda: print(f"removed user {args.name} and their tokens{left}")
@@ -102,7 +83,7 @@ def add_user_remove(users: Subparsers[argparse.ArgumentParser], action: _Action)
 def add_role_parsers(
     objects: Subparsers[argparse.ArgumentParser],
     action: _Action,
-    listing: Callable[[Subparsers[argparse.ArgumentParser], str], argparse.ArgumentParser],
+    listing: Listing,
 ) -> None:
     """Add ``attestkit index role add|remove|list``."""
     group = objects.add_parser("role", help="who may upload to (Maintainer) and manage (Owner)")

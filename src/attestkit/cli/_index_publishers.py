@@ -17,43 +17,24 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from attestkit.cli._common import duration, fail_usage, iso_when, print_json, print_table
+from attestkit.cli._index_common import Action as _Action
+from attestkit.cli._index_common import Listing, existing_project, existing_user
+from attestkit.cli._index_common import Report as _Report
 from attestkit.cli._publisher_args import _describe, _publisher_config
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from attestkit.cli._options import Subparsers
-    from attestkit.index.db import Project, User
 
 __all__ = ["PUBLISHER_HANDLERS", "add_publisher_parsers"]
-
-_Report = Callable[[], None] | None
-_Action = Callable[["Subparsers[argparse.ArgumentParser]", str, str], argparse.ArgumentParser]
 
 
 def _past(when: dt.datetime | None) -> bool:
     """Whether a stored time (naive UTC from SQLite, aware from PostgreSQL) has passed."""
-    if when is None:
-        return False
-    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)) <= dt.datetime.now(dt.UTC)
+    from attestkit.index.upload.auth import as_utc
 
-
-def _user(session: Session, name: str) -> User:
-    from attestkit.index import admin
-
-    user = admin.find_user(session, name)
-    if user is None:
-        fail_usage(f"no user {name!r} (create it with `attestkit index user add {name}`)")
-    return user
-
-
-def _project(session: Session, name: str) -> Project:
-    from attestkit.index import admin
-
-    project = admin.find_project(session, name)
-    if project is None:
-        fail_usage(f"no project {name!r} (create it with `attestkit index project add`)")
-    return project
+    return when is not None and as_utc(when) <= dt.datetime.now(dt.UTC)
 
 
 def _publisher_add(session: Session, args: argparse.Namespace) -> _Report:
@@ -66,8 +47,8 @@ def _publisher_add(session: Session, args: argparse.Namespace) -> _Report:
     config = {k: v for k, v in config.items() if v is not None}
     if args.pending is not None and not args.owner:
         fail_usage("--pending needs --owner USER (who will own the new project)")
-    owner = _user(session, args.owner) if args.owner else None
-    project = _project(session, args.project) if args.project else None
+    owner = existing_user(session, args.owner) if args.owner else None
+    project = existing_project(session, args.project) if args.project else None
     for existing in session.scalars(select(TrustedPublisher).where(TrustedPublisher.kind == kind)):
         same_target = (
             existing.project_id == project.id
@@ -160,7 +141,7 @@ PUBLISHER_HANDLERS: dict[tuple[str, str], Callable[[Session, argparse.Namespace]
 def add_publisher_parsers(
     objects: Subparsers[argparse.ArgumentParser],
     action: _Action,
-    listing: Callable[[Subparsers[argparse.ArgumentParser], str], argparse.ArgumentParser],
+    listing: Listing,
 ) -> None:
     """Add ``attestkit index publisher add|list|remove``."""
     group = objects.add_parser("publisher", help="Trusted Publishers")

@@ -15,11 +15,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from attestkit.cli._common import duration, fail_usage, iso_when, print_json, print_table
+from attestkit.cli._index_common import Handler as _Handler
+from attestkit.cli._index_common import Report as _Report
+from attestkit.cli._index_common import existing_project, existing_user
 from attestkit.cli._index_lifecycle import (
     LIFECYCLE_HANDLERS,
     add_lifecycle_parsers,
@@ -33,15 +36,8 @@ from attestkit.cli._options import EXIT_OK, Subparsers, add_json, add_verbose
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from attestkit.index.db import Project, User
 
 __all__ = ["run"]
-
-
-#: What a handler prints once its transaction committed (None: it printed already).
-_Report = Callable[[], None] | None
-#: A handler works in the transaction and may return what to print once it committed.
-_Handler = Callable[["Session", argparse.Namespace], _Report]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,24 +90,6 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _user(session: Session, name: str) -> User:
-    from attestkit.index import admin
-
-    user = admin.find_user(session, name)
-    if user is None:
-        fail_usage(f"no user {name!r} (create it with `attestkit index user add {name}`)")
-    return user
-
-
-def _project(session: Session, name: str) -> Project:
-    from attestkit.index import admin
-
-    project = admin.find_project(session, name)
-    if project is None:
-        fail_usage(f"no project {name!r} (create it with `attestkit index project add`)")
-    return project
-
-
 # -- users -------------------------------------------------------------------------------
 
 
@@ -144,7 +122,7 @@ def _user_list(session: Session, args: argparse.Namespace) -> _Report:
 def _project_add(session: Session, args: argparse.Namespace) -> _Report:
     from attestkit.index import admin
 
-    owner = _user(session, args.owner)
+    owner = existing_user(session, args.owner)
     project = admin.create_project(session, args.name, owner)
     return lambda: print(f"created project {project.name} (owner {owner.username})")
 
@@ -187,8 +165,8 @@ def _token_add(session: Session, args: argparse.Namespace) -> _Report:
     from attestkit.index import admin
     from attestkit.index.db import Role, utcnow
 
-    user = _user(session, args.user)
-    project = _project(session, args.project) if args.project else None
+    user = existing_user(session, args.user)
+    project = existing_project(session, args.project) if args.project else None
     if project is not None and (
         session.query(Role).filter_by(user_id=user.id, project_id=project.id).first() is None
     ):
@@ -249,7 +227,7 @@ def _token_rows(session: Session) -> list[dict[str, Any]]:
 def _token_list(session: Session, args: argparse.Namespace) -> _Report:
     rows = _token_rows(session)
     if args.user is not None:
-        rows = [r for r in rows if r["user"] == _user(session, args.user).username]
+        rows = [r for r in rows if r["user"] == existing_user(session, args.user).username]
     if args.json:
         print_json(rows)
     else:

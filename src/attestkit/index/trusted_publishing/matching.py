@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from attestkit.core.providers.base import ClaimRules, Mismatch
 from attestkit.index.trusted_publishing.results import MintError, _invalid_publisher
+from attestkit.index.upload.auth import as_utc
 
 if TYPE_CHECKING:
     from attestkit.index.db import TrustedPublisher
@@ -41,14 +42,10 @@ def select_publisher(
                 assert stale.expires is not None
                 raise _invalid_publisher(
                     f"the pending publisher for {stale.pending_project_name!r} expired at"
-                    f" {_as_utc(stale.expires).isoformat(timespec='seconds')}; ask the index"
+                    f" {as_utc(stale.expires).isoformat(timespec='seconds')}; ask the index"
                     " to register it again"
                 ) from None
         raise
-
-
-def _as_utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 def _pending_expired(publisher: TrustedPublisher, now: dt.datetime) -> bool:
@@ -56,7 +53,7 @@ def _pending_expired(publisher: TrustedPublisher, now: dt.datetime) -> bool:
     return (
         publisher.project_id is None
         and publisher.expires is not None
-        and _as_utc(publisher.expires) <= now
+        and as_utc(publisher.expires) <= now
     )
 
 
