@@ -19,8 +19,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["CheckResult", "check"]
+if TYPE_CHECKING:
+    from attestkit.client.package import PlannedUpload
+
+__all__ = ["CheckResult", "check", "check_planned"]
 
 
 @dataclass
@@ -41,32 +45,33 @@ def check(dists: Sequence[str | os.PathLike[str]]) -> tuple[list[CheckResult], l
     """Every distribution's verdict, and the input errors that are not about one file."""
     from attestkit.client.package import UploadInputError, plan
 
-    results: list[CheckResult] = []
     try:
         planned = plan(dists, attestations=False)
     except UploadInputError as exc:
-        # plan() reports every problem it found; run the README check on the rest too.
         return [], [str(e) for e in exc.errors]
-    for job in planned:
-        result = CheckResult(job.path)
-        text = job.value("description")
-        content_type = job.value("description_content_type") or None
-        if not text.strip():
-            result.warnings.append("no long description: the project page will be empty")
-        elif content_type is None:
-            result.warnings.append(
-                "no Description-Content-Type: PyPI reads the README as reStructuredText"
-            )
-        try:
-            from attestkit.core.readme import description_problem
+    return [check_planned(job) for job in planned], []
 
-            problem = description_problem(text, content_type)
-        except ImportError:
-            result.warnings.append(
-                "the README was not rendered (pip install 'attestkit[check]' to check it)"
-            )
-        else:
-            if problem is not None:
-                result.errors.append(problem)
-        results.append(result)
-    return results, []
+
+def check_planned(job: PlannedUpload) -> CheckResult:
+    """The README checks of one file that :func:`~attestkit.client.package.plan` accepted."""
+    result = CheckResult(job.path)
+    text = job.value("description")
+    content_type = job.value("description_content_type") or None
+    if not text.strip():
+        result.warnings.append("no long description: the project page will be empty")
+    elif content_type is None:
+        result.warnings.append(
+            "no Description-Content-Type: PyPI reads the README as reStructuredText"
+        )
+    try:
+        from attestkit.core.readme import description_problem
+
+        problem = description_problem(text, content_type)
+    except ImportError:
+        result.warnings.append(
+            "the README was not rendered (pip install 'attestkit[check]' to check it)"
+        )
+    else:
+        if problem is not None:
+            result.errors.append(problem)
+    return result

@@ -290,22 +290,10 @@ def publish(
 
 
 def _readme_errors(planned: Sequence[PlannedUpload]) -> list[str]:
-    """READMEs PyPI would not render (checked only where readme-renderer is installed)."""
-    try:
-        from attestkit.core.readme import description_problem
+    """What ``attestkit check`` refuses in the READMEs (its warnings do not stop a publish)."""
+    from attestkit.client.check import check_planned
 
-        problems = [
-            (
-                job.path,
-                description_problem(
-                    job.value("description"), job.value("description_content_type") or None
-                ),
-            )
-            for job in planned
-        ]
-    except ImportError:
-        return []
-    return [f"{path}: {problem}" for path, problem in problems if problem is not None]
+    return [f"{job.path}: {e}" for job in planned for e in check_planned(job).errors]
 
 
 def _copies(planned: Sequence[PlannedUpload], scratch: Path) -> list[Path]:
