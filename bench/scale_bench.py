@@ -126,7 +126,7 @@ def load_attestkit(data: Path, database_url: str | None, pop: dict[str, list[Whe
 
     from attestkit.index.db import File, IndexState, Project, Release, Role, User
     from attestkit.index.instance import Index, IndexConfig
-    from attestkit.index.storage import FileStore
+    from attestkit.index.storage import relative_path
 
     index = Index.open(IndexConfig(data_dir=data / "index", database_url=database_url))
     now = dt.datetime.now(dt.UTC)
@@ -167,8 +167,8 @@ def load_attestkit(data: Path, database_url: str | None, pop: dict[str, list[Whe
             for n in names:
                 for w in pop[n]:
                     b2 = hashlib.blake2b(w.data, digest_size=32).hexdigest()
-                    rel = FileStore.relative_path(b2, w.filename)
-                    target = index.store.root / rel
+                    rel = relative_path(b2, w.filename)
+                    target = index.local_store.root / rel
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(w.data)
                     rows.append(

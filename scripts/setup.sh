@@ -10,6 +10,6 @@ fi
 stamp=.venv/.attestkit-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[server,login,test]'
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[server,s3,login,test]'
   touch "$stamp"
 fi

@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures.index_server",
     "tests.fixtures.local_sigstore",
     "tests.fixtures.locks",
+    "tests.fixtures.s3_server",
 ]
 
 DATA = Path(__file__).parent / "data"

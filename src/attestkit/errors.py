@@ -66,8 +66,8 @@ class NotFoundError(InputError):
 class MissingExtraError(AttestkitError):
     """An optional feature's dependencies are not installed; the message says what to install."""
 
-    def __init__(self, feature: str, extra: str) -> None:
-        super().__init__(f"{feature} needs sigstore-python: pip install 'attestkit[{extra}]'")
+    def __init__(self, feature: str, extra: str, package: str = "sigstore-python") -> None:
+        super().__init__(f"{feature} needs {package}: pip install 'attestkit[{extra}]'")
 
 
 def require_sigstore(feature: str) -> None:

@@ -32,13 +32,15 @@ def _confirmed(args: argparse.Namespace, what: str) -> None:
 
 def _removing(args: argparse.Namespace, paths: list[str], text: str) -> _Report:
     def report() -> None:
-        from attestkit.index.instance import index_dir
-        from attestkit.index.storage import FileStore
+        from attestkit.index.instance import Index
 
-        store = FileStore(index_dir(args.data_dir) / "files")
-        for path in paths:
-            store.delete(path)
-            store.delete(f"{path}.metadata")
+        index = Index.open(args.index_config)  # the committed deletion's files: its store's
+        try:
+            for path in paths:
+                index.store.delete(path)
+                index.store.delete(f"{path}.metadata")
+        finally:
+            index.close()
         print(text)
 
     return report

@@ -28,6 +28,7 @@ from attestkit.cli._index_lifecycle import (
     add_lifecycle_parsers,
     add_project_delete,
 )
+from attestkit.cli._index_migrate import add_migrate_parser
 from attestkit.cli._index_people import PEOPLE_HANDLERS, add_role_parsers, add_user_remove
 from attestkit.cli._index_publishers import PUBLISHER_HANDLERS, add_publisher_parsers
 from attestkit.cli._index_quarantine import QUARANTINE_HANDLERS, add_quarantine_parsers
@@ -36,12 +37,18 @@ from attestkit.cli._options import EXIT_OK, Subparsers, add_json, add_verbose
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from attestkit.index.instance import IndexConfig
+
 
 __all__ = ["run"]
 
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch ``attestkit index OBJECT ACTION``."""
+    if args.index_object == "migrate":
+        from attestkit.cli._index_migrate import migrate
+
+        return migrate(args, index_config(args))
     handler = _HANDLERS[(args.index_object, args.index_action)]
     with _session(args) as session:
         report = handler(session, args)
@@ -56,11 +63,12 @@ def _session(args: argparse.Namespace) -> Iterator[Session]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from attestkit.errors import InputError
-    from attestkit.index.instance import Index, IndexConfig, index_dir
+    from attestkit.index.instance import Index
 
-    data_dir = index_dir(args.data_dir)
+    config = index_config(args)
+    data_dir = config.data_dir
     creating = (args.index_object, args.index_action) == ("init", "run")
-    if not creating and args.database_url is None and not (data_dir / "index.sqlite3").is_file():
+    if not creating and config.database_url is None and not (data_dir / "index.sqlite3").is_file():
         # A typo or a forgotten $ATTESTKIT_DATA_DIR must not silently create an empty index.
         parent = data_dir.parent
         fail_usage(
@@ -68,7 +76,7 @@ def _session(args: argparse.Namespace) -> Iterator[Session]:
             f" --data-dir {parent} init` (`attestkit serve --data-dir {parent}` does too)"
         )
     try:
-        index = Index.open(IndexConfig(data_dir=data_dir, database_url=args.database_url))
+        index = Index.open(config)
     except (SQLAlchemyError, OSError, ValueError) as exc:
         fail_usage(f"cannot open the index in {data_dir}: {_one_line(exc)}")
     try:
@@ -80,6 +88,27 @@ def _session(args: argparse.Namespace) -> Iterator[Session]:
         fail_usage(f"database error: {_one_line(exc)}")
     finally:
         index.close()
+
+
+def index_config(args: argparse.Namespace) -> IndexConfig:
+    """The index the flags name, over ``--config``'s ``[serve]`` table (kept in ``args``)."""
+    from attestkit.cli.serve import storage_from
+    from attestkit.errors import AttestkitError
+    from attestkit.index.instance import IndexConfig, index_dir
+    from attestkit.serving.config import ServeConfig, load_config
+
+    try:
+        conf = load_config(args.config).serve if args.config else ServeConfig()
+        storage = storage_from(args, conf)
+    except AttestkitError as exc:
+        fail_usage(str(exc))
+    config = IndexConfig(
+        data_dir=index_dir(args.data_dir or conf.data_dir),
+        database_url=args.database_url or conf.database_url,
+        storage=None if storage.is_local else storage,
+    )
+    args.index_config = config
+    return config
 
 
 def _one_line(exc: BaseException) -> str:
@@ -257,9 +286,10 @@ def _token_revoke(session: Session, args: argparse.Namespace) -> _Report:
 
 
 def _init(session: Session, args: argparse.Namespace) -> _Report:
-    from attestkit.index.instance import index_dir
-
-    where = args.database_url or str(index_dir(args.data_dir))
+    config: IndexConfig = args.index_config
+    where = config.database_url or str(config.data_dir)
+    if config.storage is not None:
+        where += f", files in {config.storage.describe()}"
     return lambda: print(f"index ready in {where}")
 
 
@@ -305,6 +335,26 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
             default=default,
             help="postgresql://USER:PW@HOST/DB (default: SQLite in the data directory)",
         )
+        q.add_argument(
+            "--config",
+            metavar="FILE",
+            default=default,
+            help="attestkit.toml: its [serve] data_dir, database_url and storage (flags win)",
+        )
+        shown = (lambda text: text) if top else (lambda text: argparse.SUPPRESS)
+        q.add_argument(
+            "--storage",
+            metavar="WHERE",
+            default=default,
+            help=shown("the file store `attestkit serve --storage` uses (local or s3://BUCKET/P)"),
+        )
+        q.add_argument(
+            "--s3-endpoint-url", metavar="URL", default=default, help=shown("its S3 endpoint")
+        )
+        q.add_argument("--s3-region", metavar="R", default=default, help=shown("its region"))
+        q.add_argument(
+            "--s3-redirect-downloads", action="store_true", default=default, help=argparse.SUPPRESS
+        )
 
     where(p, top=True)
     objects = p.add_subparsers(dest="index_object", metavar="OBJECT", required=True)
@@ -328,6 +378,8 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     add_verbose(q)
     where(q)
     q.set_defaults(index_action="run")
+
+    add_migrate_parser(objects, where)
 
     group = objects.add_parser("user", help="accounts (they own projects and tokens)")
     users = group.add_subparsers(dest="index_action", metavar="ACTION", required=True)

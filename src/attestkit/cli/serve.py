@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attestkit.cli._options import EXIT_OK, EXIT_USAGE, Subparsers, add_verbose
 from attestkit.core.constants import PYPI_SIMPLE
+
+if TYPE_CHECKING:
+    from attestkit.index.storage import StorageConfig
+    from attestkit.serving.config import ServeConfig
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +33,11 @@ def run(args: argparse.Namespace) -> int:
 
     data_dir = Path(pick(args.data_dir, conf.data_dir, None) or default_data_dir())
     dev = bool(pick(args.dev, conf.dev, False))
+    try:
+        storage = storage_from(args, conf)
+    except AttestkitError as exc:
+        print(f"attestkit serve: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     auto_approve = bool(pick(args.login_auto_approve, conf.login_auto_approve, False))
     if auto_approve and not dev:
         print(
@@ -47,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
         print(f"attestkit: serving {served.url} (data in {data_dir})", flush=True)
+        if not storage.is_local:
+            print(f"  files:   {served.index.store.describe()}", flush=True)
         print(f"  index:   {served.url}/simple/   upload: {served.url}/legacy/", flush=True)
         mirror = served.index.config.mirror
         if mirror is not None:
@@ -64,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             pick(args.port, conf.port, DEFAULT_PORT),
             dev=dev,
             database_url=pick(args.database_url, conf.database_url, None),
+            storage=storage,
             trust_roots=[*conf.trust_roots, *args.trust_root],
             public_sigstore=pick(args.public_sigstore, conf.public_sigstore, True),
             audience=pick(args.audience, conf.audience, "attestkit"),
@@ -87,6 +99,41 @@ def run(args: argparse.Namespace) -> int:
         print(f"attestkit serve: error: {reason}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
+
+
+def storage_from(args: argparse.Namespace, conf: ServeConfig) -> StorageConfig:
+    """The file store the flags (over the config file's ``[serve]``) name; InputError if bad."""
+    from attestkit.index.storage import parse_storage
+
+    def pick(flag: object, configured: object) -> Any:
+        return flag if flag is not None else configured
+
+    return parse_storage(
+        pick(args.storage, conf.storage),
+        endpoint_url=pick(args.s3_endpoint_url, conf.s3_endpoint_url),
+        region=pick(args.s3_region, conf.s3_region),
+        redirect_downloads=bool(pick(args.s3_redirect_downloads, conf.s3_redirect_downloads)),
+        sweep_grace=conf.sweep_grace,
+    )
+
+
+def add_storage_options(p: argparse.ArgumentParser) -> None:
+    """``--storage`` and the S3 options (``attestkit serve`` and ``attestkit index``)."""
+    p.add_argument(
+        "--storage",
+        metavar="WHERE",
+        help="where distribution files live: local (the data directory, default) or"
+        " s3://BUCKET[/PREFIX] (an S3-compatible bucket shared by every node; credentials"
+        " from the AWS_* environment or profile)",
+    )
+    p.add_argument("--s3-endpoint-url", metavar="URL", help="S3-compatible server (default AWS)")
+    p.add_argument("--s3-region", metavar="REGION", help="the bucket's region")
+    p.add_argument(
+        "--s3-redirect-downloads",
+        action="store_true",
+        default=None,
+        help="answer downloads with a presigned URL of the bucket instead of streaming them",
+    )
 
 
 def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
@@ -123,6 +170,7 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         metavar="URL",
         help="postgresql://USER:PW@HOST/DB (default: SQLite in DIR/index)",
     )
+    add_storage_options(p)
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="TCP port (default 8740; 0: any free port)")
     p.add_argument(

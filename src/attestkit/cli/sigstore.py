@@ -1,4 +1,4 @@
-"""``attestkit sigstore serve | trust-config | token``: the embedded Sigstore instance."""
+"""``attestkit sigstore serve | trust-config | token | keys init``: the embedded Sigstore."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.sigstore_command == "serve":
         return _serve(args, default_data_dir)
+    if args.sigstore_command == "keys":
+        return _keys_init(args)
     data_dir = instance_dir(args.data_dir) if args.data_dir else default_data_dir()
     if args.sigstore_command == "trust-config":
         return _trust_config(args, data_dir)
@@ -71,7 +73,9 @@ def _serve(args: argparse.Namespace, default_dir: Callable[[], Path]) -> int:
         else:
             names = ", ".join(f"{i.kind} {i.iss}" for i in issuers)
             print(f"attestkit sigstore: private instance trusting {names}", file=sys.stderr)
-        print(f"attestkit sigstore: serving {instance.url} (data in {data_dir})", flush=True)
+        print(f"attestkit sigstore: serving {instance.node_url} (data in {data_dir})", flush=True)
+        if instance.node_url != instance.url:
+            print(f"  public URL: {instance.url}", flush=True)
         quoted = shlex.quote(str(data_dir))
         print(
             f"  trust config: attestkit sigstore trust-config --data-dir {quoted} -o trust.json"
@@ -79,6 +83,7 @@ def _serve(args: argparse.Namespace, default_dir: Callable[[], Path]) -> int:
             flush=True,
         )
 
+    keys_dir = args.keys_dir or conf.keys_dir
     try:
         serve(
             data_dir,
@@ -89,12 +94,33 @@ def _serve(args: argparse.Namespace, default_dir: Callable[[], Path]) -> int:
             ca_name=args.ca_name or conf.ca_name,
             login_email=args.login_email or conf.login_email,
             login_auto_approve=auto_approve,
+            keys_dir=keys_dir,
+            log_database_url=args.log_database_url or conf.log_database_url,
+            public_url=args.url or conf.url,
             on_ready=ready,
         )
     except (OSError, AttestkitError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         print(f"attestkit sigstore serve: error: {reason}", file=sys.stderr)
         return EXIT_USAGE
+    return EXIT_OK
+
+
+def _keys_init(args: argparse.Namespace) -> int:
+    from attestkit.core.constants import DEV_CA_ORGANIZATIONS, PRIVATE_CA_ORGANIZATION
+    from attestkit.sigstore.local.keys import KeyStore
+
+    organization = args.ca_name or PRIVATE_CA_ORGANIZATION
+    if organization in DEV_CA_ORGANIZATIONS:
+        fail_usage(f"CA name {organization!r} is reserved for development")
+    try:
+        keys = KeyStore.create(args.directory, organization=organization)
+    except OSError as exc:
+        fail_usage(str(exc))
+    print(
+        f"created the keys of a private instance ({keys.organization}) in {args.directory};"
+        " give every node --keys-dir (or keys_dir in [sigstore]) and keep a copy safe"
+    )
     return EXIT_OK
 
 
@@ -112,11 +138,18 @@ def _running_url(data_dir: Path, explicit: str | None) -> str:
     return url
 
 
-def _keys(data_dir: Path, *, development: bool = False) -> Any:
-    """The key store of the instance in ``data_dir``; ``development`` requires a
-    development instance (only it simulates identities, so only it mints tokens)."""
+def _keys(data_dir: Path, *, development: bool = False, keys_dir: Path | None = None) -> Any:
+    """The key store of the instance in ``data_dir`` (or ``keys_dir``); ``development``
+    requires a development instance (only it simulates identities, so only it mints
+    tokens)."""
     from attestkit.serving.devmode import DEVELOPMENT, recorded_mode
     from attestkit.sigstore.local.keys import KeyStore
+
+    if keys_dir is not None and not development:
+        try:
+            return KeyStore.load(keys_dir)
+        except (OSError, ValueError) as exc:
+            fail_usage(str(exc))
 
     if not (data_dir / "keys").is_dir():
         fail_usage(
@@ -135,8 +168,8 @@ def _trust_config(args: argparse.Namespace, data_dir: Path) -> int:
     from attestkit.serving.devmode import DEVELOPMENT, recorded_mode
     from attestkit.sigstore.local.trustconfig import client_trust_config
 
-    keys = _keys(data_dir)
-    development = recorded_mode(data_dir) == DEVELOPMENT
+    keys = _keys(data_dir, keys_dir=args.keys_dir)
+    development = args.keys_dir is None and recorded_mode(data_dir) == DEVELOPMENT
     config = client_trust_config(keys, _running_url(data_dir, args.url), issuer=development)
     text = json.dumps(config, indent=2) + "\n"
     if args.output:
@@ -277,6 +310,22 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         metavar="NAME",
         help="organization named by a new private instance's CA certificates",
     )
+    q.add_argument(
+        "--keys-dir",
+        metavar="DIR",
+        help="a private instance's keys shared by every node (from `sigstore keys init`)",
+    )
+    q.add_argument(
+        "--log-database-url",
+        metavar="URL",
+        help="postgresql://... holding the one transparency log every node appends to"
+        " (default: SQLite in the data directory)",
+    )
+    q.add_argument(
+        "--url",
+        help="the URL clients use (a load balancer's), published in the trust config"
+        " (default: this node's own address)",
+    )
     q.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     q.add_argument("--port", type=int, help="TCP port (default 8741; 0: any free port)")
     q.add_argument(
@@ -301,7 +350,21 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     add_verbose(q)
     data_dir(q)
     q.add_argument("--url", help="instance URL (default: the running server's, from DIR)")
+    q.add_argument("--keys-dir", metavar="DIR", type=Path, help="a scaled-out instance's keys")
     q.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically)")
+
+    q = ssub.add_parser(
+        "keys",
+        help="create the keys a private instance's nodes share",
+        description="Create a private instance's key set (OIDC, CA root and intermediate,"
+        " CT and log keys) in a new directory, to give every node with --keys-dir.",
+    )
+    add_verbose(q)
+    keys_sub = q.add_subparsers(dest="keys_action", metavar="ACTION", required=True)
+    q = keys_sub.add_parser("init", help="create a new key set in DIRECTORY")
+    add_verbose(q)
+    q.add_argument("directory", metavar="DIRECTORY", type=Path)
+    q.add_argument("--ca-name", metavar="NAME", help="organization named by the CA certificates")
 
     q = ssub.add_parser(
         "token",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attestkit.core.issuers import OidcIssuer
-from attestkit.index.storage import FileStore
+from attestkit.index.storage import FileStore, LocalFileStore, StorageConfig, open_store
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -53,6 +53,8 @@ class IndexConfig:
     private: bool = False
     #: Mirror projects this index does not host from these upstreams (None: no mirror).
     mirror: MirrorConfig | None = None
+    #: Where distribution files live (None: ``<data_dir>/files``; or an S3-compatible bucket).
+    storage: StorageConfig | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -73,7 +75,18 @@ class Index:
         self.engine = make_engine(config.resolved_database_url)
         upgrade(self.engine)
         self.sessions = make_sessionmaker(self.engine)
-        self.store = FileStore(Path(config.data_dir) / "files")
+        #: This node's own files: the mirror's cache (and hosted files when local).
+        self.local_store: LocalFileStore = LocalFileStore(Path(config.data_dir) / "files")
+        self._locks: Any = None
+        if config.storage is None or config.storage.is_local:
+            #: The hosted distribution files, shared by every node when in a bucket.
+            self.store: FileStore = self.local_store
+        else:
+            try:
+                self.store, self._locks = open_store(config.storage, config.data_dir, self.engine)
+            except BaseException:
+                self.engine.dispose()
+                raise
 
     @functools.cached_property
     def provenance(self) -> ProvenanceService:
@@ -107,6 +120,8 @@ class Index:
         mirror = self.__dict__.get("mirror")
         if mirror is not None:
             mirror.close()
+        if self._locks is not None:
+            self._locks.close()
         self.engine.dispose()
 
 

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 __all__ = ["MIGRATIONS", "upgrade"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: ``pg_advisory_xact_lock`` key held while the schema is upgraded ("attestkit migrate").
+_LOCK = 0x616B6D696772
 
 
 def _config() -> Config:
@@ -29,5 +31,10 @@ def upgrade(engine: Engine) -> None:
 
     config = _config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Nodes starting at once: one migrates, the others wait and find nothing to do.
+            from sqlalchemy import text
+
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -29,6 +29,7 @@ from attestkit.index.instance import Index, IndexConfig, OidcIssuer
 
 if TYPE_CHECKING:
     from attestkit.index.mirror import MirrorConfig
+    from attestkit.index.storage import StorageConfig
 
 __all__ = ["PUBLIC_ISSUERS", "Served", "serve"]
 
@@ -80,6 +81,8 @@ class _Settings:
     allowed_hosts: tuple[str, ...] = ()
     #: Reads need a user's API token (``attestkit serve --private``).
     private: bool = False
+    #: The file store (:class:`~attestkit.index.storage.StorageConfig` fields; None: local).
+    storage: dict[str, Any] | None = None
 
     def mirror_config(self) -> MirrorConfig | None:
         """The mirror these settings describe, or None."""
@@ -153,6 +156,7 @@ def _build(settings: _Settings) -> tuple[Any, Index, Any]:
             base_url=settings.base_url,
             mirror=settings.mirror_config(),
             private=settings.private,
+            storage=_storage(settings.storage),
         )
     )
     app: Any = create_app(index, extra_routes)
@@ -163,6 +167,12 @@ def _build(settings: _Settings) -> tuple[Any, Index, Any]:
 
         app = TrustedHostMiddleware(app, allowed_hosts=list(settings.allowed_hosts))
     return app, index, instance
+
+
+def _storage(fields: dict[str, Any] | None) -> StorageConfig | None:
+    from attestkit.index.storage import StorageConfig
+
+    return None if fields is None else StorageConfig(**fields)
 
 
 def _tls_files(
@@ -198,6 +208,7 @@ def serve(
     *,
     dev: bool = False,
     database_url: str | None = None,
+    storage: StorageConfig | None = None,
     trust_roots: Sequence[str | os.PathLike[str]] = (),
     public_sigstore: bool = True,
     audience: str = "attestkit",
@@ -235,6 +246,10 @@ def serve(
     host are mirrored from them and verified (:mod:`attestkit.index.mirror`):
     ``mirror_ttl`` seconds between revalidations, ``mirror_policy`` a policy
     file (``[policy]``), ``local_only`` name patterns never read upstream.
+
+    ``storage`` puts the distribution files in an S3-compatible bucket instead of the
+    data directory; with a PostgreSQL ``database_url`` any number of nodes (each with
+    its own data directory) serve one index (``docs/deploy.md``).
 
     ``ssl_certfile`` and ``ssl_keyfile`` (PEM) serve HTTPS instead of HTTP.
     ``private`` makes every read need a user's API token.
@@ -305,6 +320,7 @@ def serve(
         local_only=tuple(local_only),
         allowed_hosts=tuple(hosts),
         private=private,
+        storage=None if storage is None or storage.is_local else dict(storage.__dict__),
     )
 
     # Built here even with workers: keys, schema migrations and the log are created once,

@@ -5,7 +5,9 @@ temporary file in the store, or a stored file whose transaction never committed.
 None of them is ever served (every download goes through a committed row), but
 they would stay forever.  :func:`sweep` removes them, and only them: a stored
 file is kept if a hosted file row references it (or its ``.metadata``), or a
-mirrored file row does.
+mirrored file row does.  In a bucket shared by several nodes, other nodes may
+be uploading while this one starts: only objects older than the store's grace
+period are candidates, and each is re-checked under its lock before removal.
 """
 
 from __future__ import annotations
@@ -29,18 +31,32 @@ log = logging.getLogger(__name__)
 def sweep(index: Index) -> list[str]:
     """Remove orphans from ``incoming/`` and the file store; what was removed (for the log).
 
-    Call it only while nothing uploads: ``attestkit serve`` does, at start, holding the
-    data directory's lock, before it accepts connections.
+    ``attestkit serve`` calls it at start, holding the data directory's lock, before
+    it accepts connections; nothing of this node is in flight then, and other nodes'
+    uploads are protected by the store's grace period and object locks.
     """
-    referenced: set[str] = set()
+    hosted: set[str] = set()
+    mirrored: set[str] = set()
     with index.session() as session:
         for (path,) in session.execute(select(File.path)):
-            referenced.update((path, f"{path}.metadata"))
-        mirrored = select(MirrorFile.path).where(MirrorFile.path.is_not(None))
-        for (stored,) in session.execute(mirrored):
+            hosted.update((path, f"{path}.metadata"))
+        query = select(MirrorFile.path).where(MirrorFile.path.is_not(None))
+        for (stored,) in session.execute(query):
             if stored is not None:
-                referenced.update((stored, f"{stored}.metadata"))
-    removed = [f"files/{p}" for p in index.store.sweep(referenced)]
+                mirrored.update((stored, f"{stored}.metadata"))
+
+    def is_referenced(relative: str) -> bool:
+        with index.session() as session:
+            path = relative.removesuffix(".metadata")
+            return session.scalar(select(File.id).where(File.path == path).limit(1)) is not None
+
+    if index.store is index.local_store:
+        removed = [f"files/{p}" for p in index.store.sweep(hosted | mirrored, is_referenced)]
+    else:
+        removed = [
+            f"{index.store.describe()}: {p}" for p in index.store.sweep(hosted, is_referenced)
+        ]
+        removed += [f"files/{p}" for p in index.local_store.sweep(mirrored)]
     incoming = Path(index.config.data_dir) / "incoming"
     if incoming.is_dir():
         for leftover in incoming.iterdir():

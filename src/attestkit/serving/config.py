@@ -27,12 +27,20 @@ reviewed place.  A flag given on the command line wins over the file.
     ssl_keyfile = "key.pem"
     private = false              # true: every read needs a user's API token
     forwarded_allow_ips = ["10.0.0.5"]       # reverse proxies whose X-Forwarded-* count
+    storage = "s3://attestkit-files/prod"    # files in a bucket (default "local": data_dir)
+    s3_endpoint_url = "http://minio:9000"    # S3-compatible server (default AWS)
+    s3_region = "us-east-1"
+    s3_redirect_downloads = false            # true: downloads redirect to presigned URLs
+    sweep_grace = 3600           # seconds before an unreferenced object may be swept
 
     [sigstore]                   # attestkit sigstore serve: a private Sigstore
     host = "127.0.0.1"
     port = 8081
     data_dir = "/var/lib/attestkit-sigstore"
     ca_name = "Example Corp Sigstore"
+    url = "https://sigstore.example.com"     # the URL clients use (behind a load balancer)
+    keys_dir = "/etc/attestkit/sigstore-keys"  # keys every node signs with (sigstore keys init)
+    log_database_url = "postgresql://attestkit@db/sigstore"  # one log shared by every node
 
     [[sigstore.issuers]]         # OIDC issuers the CA trusts (keys by discovery)
     url = "https://gitlab.example.com"
@@ -98,6 +106,11 @@ class ServeConfig:
     ssl_keyfile: Path | None = None
     private: bool | None = None
     forwarded_allow_ips: tuple[str, ...] = ()
+    storage: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_redirect_downloads: bool | None = None
+    sweep_grace: int | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,9 @@ class SigstoreConfig:
     login_email: str | None = None
     login_auto_approve: bool | None = None
     issuers: tuple[OidcIssuer, ...] = ()
+    url: str | None = None
+    keys_dir: Path | None = None
+    log_database_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +170,14 @@ _TYPES: dict[str, type] = {
     "forwarded_allow_ips": list,
     "ca_name": str,
     "issuers": list,
+    "storage": str,
+    "s3_endpoint_url": str,
+    "s3_region": str,
+    "s3_redirect_downloads": bool,
+    "sweep_grace": int,
+    "url": str,
+    "keys_dir": str,
+    "log_database_url": str,
 }
 _SERVE_KEYS = frozenset(f.name for f in ServeConfig.__dataclass_fields__.values())
 _SIGSTORE_KEYS = frozenset(f.name for f in SigstoreConfig.__dataclass_fields__.values())
@@ -198,8 +222,9 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             ),
         ),
         sigstore=SigstoreConfig(
-            **{k: v for k, v in sigstore.items() if k not in ("data_dir", "issuers")},
+            **{k: v for k, v in sigstore.items() if k not in ("data_dir", "issuers", "keys_dir")},
             data_dir=_path(base, sigstore.get("data_dir")),
+            keys_dir=_path(base, sigstore.get("keys_dir")),
             issuers=tuple(
                 _issuer(item, f"sigstore.issuers[{i}]", source)
                 for i, item in enumerate(sigstore.get("issuers", []))

@@ -94,7 +94,9 @@ def install(app: Starlette) -> None:
         # itself: its status and one line, never a 500.
         status = getattr(exc, "status", 400)
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return PlainTextResponse(f"{status} {reason}\n", status_code=status)
+        # 503 is transient (e.g. the object store did not answer): say when to retry.
+        headers = {"Retry-After": str(RETRY_AFTER)} if status == 503 else None
+        return PlainTextResponse(f"{status} {reason}\n", status_code=status, headers=headers)
 
     from attestkit.errors import ServiceError
 

@@ -213,7 +213,7 @@ def test_bytes_other_than_announced_are_never_served(canned: Any, index_server: 
     (entry,) = _page(mirror.url, "demo").json()["files"]
     r = requests.get(entry["url"], timeout=30)
     assert r.status_code == 403 and "upstream served other bytes" in r.text
-    assert not list(mirror.index.store.root.rglob("demo-1.0.tar.gz*"))  # nothing half-written
+    assert not list(mirror.index.local_store.root.rglob("demo-1.0.tar.gz*"))  # nothing half-written
     assert _page(mirror.url, "demo").json()["files"] == []
     # Upstream repairs the file: it stays quarantined (a decision for the operator).
     routes["/files/demo-1.0.tar.gz"] = (200, {}, good)

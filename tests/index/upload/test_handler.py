@@ -86,13 +86,13 @@ def test_twine_upload_stores_files_and_metadata(server: Server, tmp_path: Path) 
             assert row.blake2_256 == hashlib.blake2b(data, digest_size=32).hexdigest()
             assert row.size == len(data)
             assert row.path == server.index.store.relative_path(row.blake2_256, filename)
-            assert server.index.store.path(row.path).read_bytes() == data
+            assert server.index.store.read_bytes(row.path) == data
             assert not row.uploaded_via_trusted_publisher
         sdist, wheel = rows[SDIST], rows[STAGING_WHEEL]
         assert (sdist.packagetype, sdist.python_version) == ("sdist", "source")
         assert (wheel.packagetype, wheel.python_version) == ("bdist_wheel", "py3")
         assert sdist.metadata_sha256 is None
-        metadata = server.index.store.path(wheel.path + ".metadata").read_bytes()
+        metadata = server.index.store.read_bytes(wheel.path + ".metadata")
         with zipfile.ZipFile(DATA / STAGING_WHEEL) as zf:
             assert metadata == zf.read("rfc8785-0.1.2.dist-info/METADATA")
         assert wheel.metadata_sha256 == hashlib.sha256(metadata).hexdigest()

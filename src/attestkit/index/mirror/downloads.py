@@ -82,7 +82,7 @@ def _servable(mirror: Mirror, sha256: str, filename: str) -> MirrorFile:
 def open_file(mirror: Mirror, sha256: str, filename: str) -> Path:
     """The stored bytes of a served file, fetched from upstream on first use."""
     row = _servable(mirror, sha256, filename)
-    store = mirror.index.store
+    store = mirror.index.local_store  # the mirror's cache is this node's own
     if row.path is not None:
         stored = store.path(row.path)
         if stored.is_file():
@@ -107,7 +107,7 @@ def open_metadata(mirror: Mirror, sha256: str, filename: str) -> bytes:
         raise FileRefused(404, "Not Found")
     digest = str(metadata["sha256"])
     relative = f"mirror/{row.sha256[0:2]}/{row.sha256[2:4]}/{row.sha256}/{row.filename}"
-    target = mirror.index.store.path(relative + ".metadata")
+    target = mirror.index.local_store.path(relative + ".metadata")
     if not target.is_file():
         _fetch(mirror, row, f"{row.entry['url']}.metadata", digest, target, limit=MAX_DOCUMENT)
     data = target.read_bytes()

@@ -50,13 +50,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from attestkit.index.admin import normalize
 from attestkit.index.db import File, IndexState, Project, Release
 from attestkit.index.read.web import (
     CORS_HEADERS,
+    FILE_HEADERS,
     FileView,
     ProjectView,
     ReleaseView,
@@ -73,6 +74,7 @@ from attestkit.index.read.web import (
     path_prefix,
     provenance_url,
     respond,
+    send_stored,
 )
 
 if TYPE_CHECKING:
@@ -99,7 +101,6 @@ MIME_PYPI_SIMPLE_V1_HTML = "application/vnd.pypi.simple.v1+html"
 MIME_PYPI_SIMPLE_V1_JSON = "application/vnd.pypi.simple.v1+json"
 #: PyPI's order of offers: on equal quality the first wins.
 _OFFERS = (MIME_TEXT_HTML, MIME_PYPI_SIMPLE_V1_HTML, MIME_PYPI_SIMPLE_V1_JSON)
-_FILE_HEADERS = {"Cache-Control": "max-age=31536000, public, immutable"}
 #: Bytes of rendered project pages an index keeps (a page above a quarter is not kept).
 PAGE_CACHE_BYTES = 32 * 1024 * 1024
 
@@ -446,21 +447,18 @@ def routes(index: Index, cache: PageCache | None = None) -> list[BaseRoute]:
             metadata_path = metadata_for.path if metadata_for is not None else None
             metadata_sha256 = metadata_for.metadata_sha256 if metadata_for is not None else None
         if stored is not None:
-            target = index.store.path(stored)
-            if not target.is_file():
+            found = index.store.download(stored)
+            if found is None:
                 return _not_found()
-            return FileResponse(
-                target, media_type="application/octet-stream", headers=_FILE_HEADERS
-            )
+            return send_stored(found)
         if metadata_path is not None and metadata_sha256:
-            try:
-                data = index.store.path(metadata_path + ".metadata").read_bytes()
-            except OSError:
+            data = index.store.read_bytes(metadata_path + ".metadata")
+            if data is None:
                 return _not_found()
             if hashlib.sha256(data).hexdigest() != metadata_sha256.lower():
                 # Never serve bytes other than those whose hash is advertised.
                 return _not_found()
-            return Response(data, media_type="application/octet-stream", headers=_FILE_HEADERS)
+            return Response(data, media_type="application/octet-stream", headers=FILE_HEADERS)
         return _not_found()
 
     return [

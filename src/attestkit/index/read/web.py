@@ -30,10 +30,11 @@ from urllib.parse import quote, urlsplit
 
 from packaging.version import InvalidVersion, Version
 from sqlalchemy import select
-from starlette.responses import Response
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from attestkit.index.admin import normalize
 from attestkit.index.db import File, Project, Provenance, Release
+from attestkit.index.storage import Download
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CORS_HEADERS",
+    "FILE_HEADERS",
     "FileView",
     "ProjectView",
     "ReleaseView",
@@ -60,6 +62,7 @@ __all__ = [
     "path_prefix",
     "provenance_url",
     "respond",
+    "send_stored",
     "version_key",
 ]
 
@@ -462,3 +465,22 @@ def list_projects(index: Index) -> list[tuple[str, str, int]]:
 def global_serial(projects: Iterable[tuple[str, str, int]]) -> int:
     """The index's last serial: the largest project serial (0 for an empty index)."""
     return max((serial for _, _, serial in projects), default=0)
+
+
+#: Stored files never change under their URL.
+FILE_HEADERS = {"Cache-Control": "max-age=31536000, public, immutable"}
+
+
+def send_stored(found: Download) -> Response:
+    """A stored file as a response: sendfile, a stream from the object store, or a redirect."""
+    if found.redirect is not None:
+        return RedirectResponse(
+            found.redirect, status_code=302, headers={"Cache-Control": "no-store"}
+        )
+    if found.path is not None:
+        return FileResponse(found.path, media_type="application/octet-stream", headers=FILE_HEADERS)
+    assert found.chunks is not None
+    headers = dict(FILE_HEADERS)
+    if found.size is not None:
+        headers["Content-Length"] = str(found.size)
+    return StreamingResponse(found.chunks, media_type="application/octet-stream", headers=headers)

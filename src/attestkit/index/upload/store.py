@@ -1,23 +1,20 @@
-"""Recording an upload: the file store (under a directory lock), then one database transaction.
+"""Recording an upload: the file store (under the object's lock), then one database transaction.
 
 The file (and a wheel's ``METADATA``) is written to the content-addressed store
-first (temp file, fsync, rename), then one transaction records release, file,
-provenance and the project's serial and size.  Uploads of the same content
-serialise on a lock on the file's store directory, so a failed transaction can
-delete the stored file exactly when no committed row references it.  A lost
+first (complete or absent: a renamed temp file, or one S3 PUT), then one
+transaction records release, file, provenance and the project's serial and
+size.  Uploads of the same content serialise on the object's lock (its
+directory's ``flock``, or a database advisory lock shared by every node), so a
+failed transaction can delete the stored file exactly when no committed row
+references it.  A lost
 race on the unique constraints is judged again as a duplicate, never a 500.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-import os
-import threading
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 from packaging.utils import canonicalize_version
 from sqlalchemy import select, update
@@ -60,7 +57,6 @@ from attestkit.index.upload.validate import (
 __all__ = [
     "IdenticalFileError",
     "Recorder",
-    "directory_lock",
     "duplicate_in",
     "is_duplicate",
     "publisher_url",
@@ -91,30 +87,6 @@ def publisher_url(publisher: TrustedPublisher | None, token: ApiToken) -> str | 
     else:
         return None
     return f"{base}/commit/{sha}" if isinstance(sha, str) and sha else base
-
-
-_THREAD_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def directory_lock(directory: Path) -> Iterator[None]:
-    """An exclusive lock on a store directory: ``flock`` (across processes and threads).
-
-    Where ``fcntl`` is unavailable, one process-wide lock serialises all stores.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        with _THREAD_LOCK:
-            yield
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def is_duplicate(index: Index, filename: str, stored: StoredFile, urls: Urls) -> bool:
@@ -153,8 +125,7 @@ class Recorder:
         stored_name = f"{filename}.metadata" if metadata_bytes is not None else filename
         if len(filename) > MAX_FILENAME or len(stored_name.encode()) > MAX_FILENAME:
             raise UploadError(400, f"Filename is too long: {filename!r}")
-        target = store.path(relative)
-        with directory_lock(target.parent):
+        with store.lock(relative):
             # No duplicate check here: if an identical upload finished while we waited,
             # rewriting the same bytes is harmless and the transaction answers 200.
             # The file and its .metadata share a directory: one directory fsync for both.

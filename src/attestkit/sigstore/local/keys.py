@@ -122,6 +122,40 @@ class KeyStore:
         return cls._load(directory)
 
     @classmethod
+    def create(cls, directory: str | os.PathLike[str], *, organization: str) -> KeyStore:
+        """Create a new key set in ``directory`` (which must not exist yet), atomically.
+
+        For a scaled-out instance: every node loads the same directory
+        (``keys_dir``), so every node signs with the same CA, log and issuer keys.
+        """
+        target = Path(directory)
+        if target.exists():
+            raise FileExistsError(f"{target} already exists: keys are never overwritten")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            _generate(tmp, organization)
+            tmp.rename(target)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+        return cls._load(target)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> KeyStore:
+        """Load an existing key set (``keys_dir``); FileNotFoundError or ValueError if unusable."""
+        target = Path(directory)
+        if not (target / "instance.json").is_file():
+            raise FileNotFoundError(
+                f"{target} holds no instance keys (create them with `attestkit sigstore keys"
+                f" init {target}`)"
+            )
+        try:
+            return cls._load(target)
+        except (OSError, ValueError, KeyError, AssertionError) as exc:
+            raise ValueError(f"{target}: the instance keys cannot be loaded: {exc}") from None
+
+    @classmethod
     def _load(cls, directory: Path) -> KeyStore:
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization

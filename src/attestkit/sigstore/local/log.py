@@ -6,7 +6,8 @@ an RFC 6962 Merkle tree and produces everything a Rekor v1 response carries
 timestamp (SET), inclusion proofs, consistency proofs and signed checkpoints, all signed with the
 instance's Rekor key from :class:`~attestkit.sigstore.local.keys.KeyStore`.
 
-Storage is one SQLite database in WAL mode with ``synchronous=FULL``:
+Storage is one SQLite database in WAL mode with ``synchronous=FULL`` (one
+node), or PostgreSQL shared by every node (:mod:`.logdb` says what differs):
 
 * ``entries(log_index, body, integrated_time, leaf_hash, set_signature)``, with a
   unique index on ``leaf_hash`` for look-ups by UUID and duplicate detection;
@@ -14,18 +15,19 @@ Storage is one SQLite database in WAL mode with ``synchronous=FULL``:
   :mod:`.merkle`), so roots and proofs read ``O(log n)`` rows;
 * ``meta``: the tree ID and log ID the database belongs to.
 
-Durability and atomicity: each append call is one ``BEGIN IMMEDIATE`` ...
-``COMMIT`` transaction holding the entries, their new Merkle nodes and their
-SETs, and the call returns only after the commit (an fsync of the WAL): an
+Durability and atomicity: each append call is one write transaction (SQLite's
+``BEGIN IMMEDIATE``, PostgreSQL's advisory lock) ... ``COMMIT`` holding the
+entries, their new Merkle nodes and their SETs, and the call returns only after
+the commit (an fsync of the WAL, or PostgreSQL's durable commit): an
 acknowledged entry survives ``kill -9`` and power loss, and a crash can never
 leave a partial tree.  Rows are never updated or deleted (triggers refuse it),
 so the log only grows.  On open, the last leaves are re-checked against their
 bodies and Merkle nodes, and nodes beyond the tree size are refused
 (:class:`LogCorruptError`); :meth:`TransparencyLog.audit` re-checks everything.
 
-Concurrency: appends are serialized by a lock (and by SQLite's write lock
-across processes; an append first re-reads the size, so a second process
-writing the same file is noticed, not overwritten).  Reads use one connection
+Concurrency: appends are serialized by a lock (and by the database's write
+lock across processes and nodes; an append first re-reads the size, so another
+process or node that appended meanwhile is noticed, not overwritten).  Reads use one connection
 per thread and run concurrently with appends.  :meth:`TransparencyLog.append_concurrent`
 batches the appends of many threads into shared transactions (group commit).
 
@@ -44,12 +46,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import rfc8785
 
 from attestkit.errors import AttestkitError
+from attestkit.sigstore.local.logdb import LogConnection, LogDatabase, open_db
 from attestkit.sigstore.local.merkle import (
     NodeReader,
     consistency_path,
@@ -60,8 +62,6 @@ from attestkit.sigstore.local.merkle import (
 )
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from cryptography.hazmat.primitives.asymmetric.ec import ECDSA
 
     from attestkit.sigstore.local.keys import KeyStore
@@ -74,31 +74,6 @@ __all__ = [
     "TransparencyLog",
 ]
 
-#: ``PRAGMA user_version`` of the schema below.
-SCHEMA_VERSION: Final = 1
-_SCHEMA: Final = (
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
-    """CREATE TABLE entries (
-        log_index INTEGER PRIMARY KEY,
-        body BLOB NOT NULL,
-        integrated_time INTEGER NOT NULL,
-        leaf_hash BLOB NOT NULL,
-        set_signature BLOB NOT NULL
-    )""",
-    "CREATE UNIQUE INDEX entries_by_leaf_hash ON entries (leaf_hash)",
-    """CREATE TABLE nodes (
-        level INTEGER NOT NULL,
-        idx INTEGER NOT NULL,
-        hash BLOB NOT NULL,
-        PRIMARY KEY (level, idx)
-    ) WITHOUT ROWID""",
-    *(
-        f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END"
-        for table in ("entries", "nodes", "meta")
-        for op in ("UPDATE", "DELETE")
-    ),
-)
 #: How many trailing leaves :meth:`TransparencyLog.open` re-checks.
 _TAIL_CHECK: Final = 64
 #: Signed checkpoints (and roots) kept in memory, most recent sizes.
@@ -183,20 +158,20 @@ class TransparencyLog:
 
     def __init__(
         self,
-        path: Path,
+        db: LogDatabase,
         keys: KeyStore,
         origin: str,
-        conn: sqlite3.Connection,
-        sqlite: Any,
+        conn: LogConnection,
     ) -> None:
         """Use :meth:`open`."""
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec
 
-        self.path = path
+        self.db = db
+        #: Where the log is (a file, or a database URL without its password), for messages.
+        self.path = db.where
         self.keys = keys
         self.origin = origin
-        self._sqlite = sqlite
         self._log_id = keys.rekor_log_id
         self._log_id_hex = self._log_id.hex()
         self._tree_id = keys.tree_id
@@ -207,7 +182,7 @@ class TransparencyLog:
         self._size = 0
         self._frontier: dict[tuple[int, int], bytes] = {}
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: list[LogConnection] = []
         self._readers_lock = threading.Lock()
         self._cache_lock = threading.Lock()
         self._roots: OrderedDict[int, bytes] = OrderedDict()
@@ -223,22 +198,22 @@ class TransparencyLog:
     def open(cls, path: str | os.PathLike[str], keys: KeyStore, origin: str) -> TransparencyLog:
         """Open (creating if needed) the log at ``path``, signing with ``keys.rekor_key``.
 
+        ``path`` is an SQLite file, or a ``postgresql://`` URL that every node of a
+        scaled-out instance shares (:mod:`.logdb`).
+
         ``origin`` is the checkpoint origin, e.g. ``"127.0.0.1:8080"``; the
         checkpoint's first line is ``f"{origin} - {keys.tree_id}"``.  Raises
         :class:`LogCorruptError` if the stored tree is inconsistent, and
         :class:`LogError` if the database belongs to another instance.
         """
-        import sqlite3
-
         _check_origin(origin)
-        db = Path(path)
-        db.parent.mkdir(parents=True, exist_ok=True)
-        conn = _connect(sqlite3, db, readonly=False)
+        db = open_db(path)
+        conn = db.connect(readonly=False)
         try:
-            log = cls(db, keys, origin, conn, sqlite3)
+            log = cls(db, keys, origin, conn)
             log._init_schema()
             with log._write_lock:
-                conn.execute("BEGIN")  # one snapshot, even if another process appends
+                db.begin_read(conn)  # one snapshot, even if another process appends
                 try:
                     log._load_state(check=True)
                 finally:
@@ -270,21 +245,13 @@ class TransparencyLog:
 
     def _init_schema(self) -> None:
         conn = self._writer
-        conn.execute("BEGIN IMMEDIATE")
+        self.db.begin_write(conn)
         try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                    raise LogError(f"{self.path} is an SQLite database but not a transparency log")
-                for statement in _SCHEMA:
-                    conn.execute(statement)
+            if self.db.create_schema(conn):
                 conn.executemany(
                     "INSERT INTO meta (key, value) VALUES (?, ?)",
                     [("tree_id", str(self._tree_id)), ("log_id", self._log_id_hex)],
                 )
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version != SCHEMA_VERSION:
-                raise LogError(f"{self.path}: unsupported log schema version {version}")
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             conn.execute("COMMIT")
         except BaseException:
@@ -315,13 +282,13 @@ class TransparencyLog:
         self._frontier = frontier
         self._size = size
 
-    def _reader(self) -> sqlite3.Connection:
+    def _reader(self) -> LogConnection:
         """This thread's read-only connection."""
         if self._closed:
             raise LogError("the transparency log is closed")
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        conn: LogConnection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _connect(self._sqlite, self.path, readonly=True)
+            conn = self.db.connect(readonly=True)
             with self._readers_lock:
                 registered = not self._closed  # close() may have run meanwhile
                 if registered:
@@ -332,7 +299,7 @@ class TransparencyLog:
             self._local.conn = conn
         return conn
 
-    def _node_reader(self, conn: sqlite3.Connection) -> NodeReader:
+    def _node_reader(self, conn: LogConnection) -> NodeReader:
         frontier = self._frontier
 
         def read(level: int, idx: int) -> bytes:
@@ -446,7 +413,7 @@ class TransparencyLog:
             if self._closed:
                 raise LogError("the transparency log is closed")
             conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
+            self.db.begin_write(conn)
             try:
                 row = conn.execute("SELECT max(log_index) FROM entries").fetchone()
                 if (0 if row[0] is None else row[0] + 1) != self._size:
@@ -686,9 +653,9 @@ class TransparencyLog:
         from cryptography.exceptions import InvalidSignature
 
         public_key = self.keys.rekor_key.public_key()
-        conn = _connect(self._sqlite, self.path, readonly=True)
+        conn = self.db.connect(readonly=True)
         try:
-            conn.execute("BEGIN")  # one snapshot for the whole audit
+            self.db.begin_read(conn)  # one snapshot for the whole audit
             last = conn.execute("SELECT max(log_index) FROM entries").fetchone()[0]
             size = 0 if last is None else int(last) + 1
             known: dict[tuple[int, int], bytes] = {}
@@ -752,31 +719,12 @@ def _group_failure(exc: BaseException) -> BaseException:
     return exc
 
 
-def _connect(sqlite: Any, path: Path, *, readonly: bool) -> sqlite3.Connection:
-    """A connection in autocommit mode (explicit transactions), WAL, ``synchronous=FULL``."""
-    conn: sqlite3.Connection = sqlite.connect(
-        str(path), timeout=30.0, isolation_level=None, check_same_thread=False
-    )
-    try:
-        if readonly:
-            conn.execute("PRAGMA query_only = ON")
-        else:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise LogError(f"{path}: cannot enable SQLite WAL mode (got {mode!r})")
-        conn.execute("PRAGMA synchronous = FULL")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
+def _rollback(conn: LogConnection) -> None:
     if conn.in_transaction:
         conn.execute("ROLLBACK")
 
 
-def _check_tail(conn: sqlite3.Connection, size: int, uuid_prefix: str) -> None:
+def _check_tail(conn: LogConnection, size: int, uuid_prefix: str) -> None:
     """Check the last leaves against their bodies and nodes, and that no node lies beyond size.
 
     ``O(log n)`` queries: per level, the stored nodes must be exactly

@@ -76,6 +76,14 @@ class LocalSigstore:
     ca: Any
     log: Any
     development: bool = True
+    #: This node's own address (``url`` is what clients use; the same unless behind a
+    #: load balancer).
+    node_url: str = ""
+
+    def __post_init__(self) -> None:
+        """The node's address defaults to the public one."""
+        if not self.node_url:
+            self.node_url = self.url
 
     @classmethod
     def open(
@@ -88,8 +96,15 @@ class LocalSigstore:
         ca_name: str | None = None,
         login_email: str | None = None,
         login_auto_approve: bool = False,
+        keys_dir: str | os.PathLike[str] | None = None,
+        log_database_url: str | None = None,
     ) -> LocalSigstore:
         """Open (or create) the instance stored in ``data_dir``, served at ``url``.
+
+        A private instance can run on many nodes: ``keys_dir`` is a key set every
+        node loads (made once with ``attestkit sigstore keys init``) and
+        ``log_database_url`` a PostgreSQL database holding the one log every node
+        appends to; ``url`` is then the address clients use (the load balancer).
 
         The data directory records its mode on first use, and opening it in
         the other mode raises :class:`~attestkit.errors.InputError`.  A private
@@ -105,7 +120,7 @@ class LocalSigstore:
         from attestkit.errors import InputError
         from attestkit.serving.devmode import DEVELOPMENT, PRODUCTION, claim_data_dir
         from attestkit.sigstore.local.ca import CertificateAuthority
-        from attestkit.sigstore.local.log import TransparencyLog
+        from attestkit.sigstore.local.log import LogError, TransparencyLog
         from attestkit.sigstore.local.oidc import Issuer
 
         url = url.rstrip("/")
@@ -126,8 +141,24 @@ class LocalSigstore:
             organization = ca_name or PRIVATE_CA_ORGANIZATION
             if organization in DEV_CA_ORGANIZATIONS:
                 raise InputError(f"CA name {organization!r} is reserved for development")
+        if development and (keys_dir is not None or log_database_url is not None):
+            raise InputError(
+                "a development instance runs on one node (its logins live in its memory):"
+                " shared keys and a shared log are for a private instance"
+            )
         claim_data_dir(data_dir, DEVELOPMENT if development else PRODUCTION)
-        keys = KeyStore.open(data_dir, organization=organization)
+        if keys_dir is not None:
+            try:
+                keys = KeyStore.load(keys_dir)
+            except (OSError, ValueError) as exc:
+                raise InputError(str(exc)) from None
+            if keys.organization in DEV_CA_ORGANIZATIONS:
+                raise InputError(
+                    f"{keys_dir} holds a development instance's keys: a private instance"
+                    " never signs with them"
+                )
+        else:
+            keys = KeyStore.open(data_dir, organization=organization)
         issuer: Issuer | None = None
         if development:
             issuer = Issuer(
@@ -143,7 +174,14 @@ class LocalSigstore:
                 ca = CertificateAuthority.private(keys, issuers)
             except ValueError as exc:
                 raise InputError(str(exc)) from None
-        log = TransparencyLog.open(Path(data_dir) / "log.sqlite3", keys, LOG_ORIGIN)
+        where = log_database_url or Path(data_dir) / "log.sqlite3"
+        try:
+            log = TransparencyLog.open(where, keys, LOG_ORIGIN)
+        except Exception as exc:
+            if isinstance(exc, InputError | LogError):
+                raise
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise InputError(f"cannot open the transparency log in {where}: {reason}") from None
         return cls(
             url=url,
             data_dir=Path(data_dir),
@@ -528,6 +566,9 @@ def serve(
     ca_name: str | None = None,
     login_email: str | None = None,
     login_auto_approve: bool = False,
+    keys_dir: str | os.PathLike[str] | None = None,
+    log_database_url: str | None = None,
+    public_url: str | None = None,
     on_ready: Callable[[LocalSigstore], None] | None = None,
 ) -> None:
     """Serve the instance in ``data_dir`` until interrupted (SIGINT/SIGTERM).
@@ -537,6 +578,8 @@ def serve(
     trusts ``issuers`` (see :meth:`LocalSigstore.open`).  ``port=0`` picks a
     free port.  Once listening, ``<data_dir>/server.json`` records the URL
     (for ``attestkit sigstore trust-config``) and ``on_ready`` is called.
+    ``keys_dir``, ``log_database_url`` and ``public_url`` (the address clients
+    use, e.g. a load balancer's) let several nodes serve one private instance.
     """
     import uvicorn
 
@@ -551,16 +594,19 @@ def serve(
         sock, url = listen(host, port)
         instance = LocalSigstore.open(
             data_dir,
-            url,
+            public_url or url,
             development=development,
             issuers=issuers,
             ca_name=ca_name,
             login_email=login_email,
             login_auto_approve=login_auto_approve,
+            keys_dir=keys_dir,
+            log_database_url=log_database_url,
         )
     except BaseException:
         lock.close()
         raise
+    instance.node_url = url
     app: Any = create_app(instance)
     if development:
         app = DevBannerMiddleware(app)
