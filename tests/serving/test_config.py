@@ -126,3 +126,32 @@ def test_issuers_must_be_https_or_loopback(kind: str, url: str, message: str) ->
 def test_loopback_http_issuers_are_allowed_for_tests() -> None:
     assert parse_issuer("gitlab", "http://localhost:8080/").iss == "http://localhost:8080"
     assert parse_issuer("gitlab", "http://[::1]:8080").iss == "http://[::1]:8080"
+
+
+def test_the_scale_out_keys_are_read(tmp_path: Path) -> None:
+    text = """
+[serve]
+storage = "s3://attestkit-files/prod"
+s3_endpoint_url = "http://minio:9000"
+s3_region = "eu-west-1"
+s3_redirect_downloads = true
+sweep_grace = 600
+
+[sigstore]
+url = "https://sigstore.example.com"
+keys_dir = "keys"
+log_database_url = "postgresql://u@db/sig"
+"""
+    config = load_config(_write(tmp_path, text))
+    serve, sigstore = config.serve, config.sigstore
+    assert (serve.storage, serve.s3_endpoint_url, serve.s3_region) == (
+        "s3://attestkit-files/prod",
+        "http://minio:9000",
+        "eu-west-1",
+    )
+    assert serve.s3_redirect_downloads is True and serve.sweep_grace == 600
+    assert sigstore.url == "https://sigstore.example.com"
+    assert sigstore.keys_dir == tmp_path / "keys"  # relative to the file
+    assert sigstore.log_database_url == "postgresql://u@db/sig"
+    with pytest.raises(InputError, match="serve.sweep_grace must be an integer"):
+        load_config(_write(tmp_path, '[serve]\nsweep_grace = "1h"\n'))
