@@ -1,4 +1,4 @@
-"""``attestkit sigstore serve | trust-config | token | keys init``: the embedded Sigstore."""
+"""``attestkit sigstore serve | trust-config | token | keys init | migrate``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ def run(args: argparse.Namespace) -> int:
         return _serve(args, default_data_dir)
     if args.sigstore_command == "keys":
         return _keys_init(args)
+    if args.sigstore_command == "migrate":
+        return _migrate(args, instance_dir(args.data_dir) if args.data_dir else default_data_dir())
     data_dir = instance_dir(args.data_dir) if args.data_dir else default_data_dir()
     if args.sigstore_command == "trust-config":
         return _trust_config(args, data_dir)
@@ -120,6 +122,62 @@ def _keys_init(args: argparse.Namespace) -> int:
     print(
         f"created the keys of a private instance ({keys.organization}) in {args.directory};"
         " give every node --keys-dir (or keys_dir in [sigstore]) and keep a copy safe"
+    )
+    return EXIT_OK
+
+
+def _migrate(args: argparse.Namespace, data_dir: Path) -> int:
+    """Move a single-node private instance's keys and log to the shared layout."""
+    import shutil
+    import tempfile
+
+    from attestkit.errors import AttestkitError
+    from attestkit.serving.bootstrap import lock_data_dir
+    from attestkit.serving.devmode import DEVELOPMENT, recorded_mode
+    from attestkit.sigstore.local.log import TransparencyLog
+    from attestkit.sigstore.local.server import LOG_ORIGIN
+
+    keys = _keys(data_dir)
+    if recorded_mode(data_dir) == DEVELOPMENT:
+        fail_usage(f"{data_dir} is a development instance: it runs on one node, never shared")
+    target_keys = Path(args.to_keys_dir)
+    if target_keys.exists():
+        fail_usage(f"{target_keys} already exists: keys are never overwritten")
+    try:
+        lock = lock_data_dir(data_dir, "attestkit sigstore server")
+    except OSError as exc:
+        fail_usage(f"{exc}: stop it first")
+    try:
+        try:
+            source = TransparencyLog.open(data_dir / "log.sqlite3", keys, LOG_ORIGIN)
+            target = TransparencyLog.open(args.to_log_database_url, keys, LOG_ORIGIN)
+        except (AttestkitError, OSError) as exc:
+            fail_usage(str(exc))
+        except Exception as exc:  # the database driver's own errors: one line
+            fail_usage(f"cannot open the target log: {str(exc).strip().splitlines()[0]}")
+        try:
+            size = target.copy_from(source)
+            root = target.root_hash().hex()
+        except AttestkitError as exc:
+            fail_usage(str(exc))
+        finally:
+            target.close()
+            source.close()
+        # The keys last: a rerun after a failed copy finds no keys directory in the way.
+        target_keys.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target_keys.name}-", dir=target_keys.parent))
+        try:
+            shutil.copytree(keys.directory, tmp, dirs_exist_ok=True)
+            tmp.rename(target_keys)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+    finally:
+        lock.close()
+    print(
+        f"moved the log ({size} entries, root {root}) to {target.path} and the keys to"
+        f" {target_keys}; start every node with --keys-dir {target_keys}"
+        f" --log-database-url URL --url PUBLIC_URL"
     )
     return EXIT_OK
 
@@ -365,6 +423,19 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     add_verbose(q)
     q.add_argument("directory", metavar="DIRECTORY", type=Path)
     q.add_argument("--ca-name", metavar="NAME", help="organization named by the CA certificates")
+
+    text = (
+        "move a stopped single-node private instance to the shared layout: its keys to a"
+        " keys directory, its log (the same tree, entry for entry) to PostgreSQL"
+    )
+    q = ssub.add_parser("migrate", help=text, description=text)
+    add_verbose(q)
+    data_dir(q)
+    q.add_argument("--to-keys-dir", metavar="DIR", required=True, help="a new keys directory")
+    q.add_argument(
+        "--to-log-database-url", metavar="URL", required=True, help="postgresql://... (empty log)"
+    )
+    q.set_defaults(keys_action=None)
 
     q = ssub.add_parser(
         "token",

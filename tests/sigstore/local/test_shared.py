@@ -150,3 +150,47 @@ def test_the_postgresql_log_is_append_only_and_belongs_to_its_keys(
         TransparencyLog.open(pg_log_url, other, "origin")
     with TransparencyLog.open(pg_log_url, keys, "origin") as log:
         assert log.size() == 1 and log.audit() == log.root_hash()
+
+
+def test_migrate_moves_a_private_instance_to_shared_keys_and_log(
+    pg_log_url: str, tmp_path: Path
+) -> None:
+    from attestkit.serving.devmode import PRODUCTION, claim_data_dir
+
+    data = tmp_path / "single"
+    claim_data_dir(data, PRODUCTION)
+    keys = KeyStore.open(data, organization="Example Corp")
+    with TransparencyLog.open(data / "log.sqlite3", keys, "attestkit.local") as log:
+        log.append_many([b"entry %d" % i for i in range(30)])
+        root, checkpoint = log.root_hash(), log.checkpoint()
+    target = tmp_path / "shared-keys"
+    r = ak(
+        "sigstore", "migrate", "--data-dir", str(data),
+        "--to-keys-dir", str(target), "--to-log-database-url", pg_log_url,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "30 entries" in r.stdout
+    shared = KeyStore.load(target)
+    assert shared.rekor_log_id == keys.rekor_log_id and shared.tree_id == keys.tree_id
+    with TransparencyLog.open(pg_log_url, shared, "attestkit.local") as log:
+        # The same tree: the checkpoint clients saw is still this log's.
+        assert log.size() == 30 and log.root_hash() == root
+        assert log.checkpoint(30).split("\n\n")[0] == checkpoint.split("\n\n")[0]
+        assert log.entry(7).body == b"entry 7"
+        log.append(b"after the move")
+    again = ak(
+        "sigstore", "migrate", "--data-dir", str(data),
+        "--to-keys-dir", str(tmp_path / "other"), "--to-log-database-url", pg_log_url,
+    )  # fmt: skip
+    assert again.returncode == 2 and "not empty" in again.stderr
+    assert not (tmp_path / "other").exists()  # nothing half-done
+    dev = tmp_path / "dev"
+    KeyStore.open(dev)
+    from attestkit.serving.devmode import DEVELOPMENT
+
+    claim_data_dir(dev, DEVELOPMENT)
+    refused = ak(
+        "sigstore", "migrate", "--data-dir", str(dev),
+        "--to-keys-dir", str(tmp_path / "k3"), "--to-log-database-url", pg_log_url,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "development instance" in refused.stderr

@@ -479,6 +479,52 @@ class TransparencyLog:
             self._size = size
             return out
 
+    def copy_from(self, source: TransparencyLog) -> int:
+        """Copy every entry and Merkle node of ``source`` into this empty log; the new size.
+
+        For moving a single node's SQLite log to a shared PostgreSQL log under the same
+        keys: the same tree, byte for byte, so no checkpoint anyone has seen is forked.
+        Both logs must belong to the same tree (tree ID and log key).  One transaction:
+        all or nothing; the copy is then re-audited against the source's root.
+        """
+        if (source._tree_id, source._log_id) != (self._tree_id, self._log_id):
+            raise LogError("the logs belong to different trees: copy only under the same keys")
+        with self._write_lock:
+            conn = self._writer
+            self.db.begin_write(conn)
+            try:
+                if conn.execute("SELECT count(*) FROM entries").fetchone()[0]:
+                    raise LogError(f"{self.path}: the target log is not empty")
+                reading = source.db.connect(readonly=True)
+                try:
+                    source.db.begin_read(reading)
+                    for table, columns in (
+                        ("entries", "log_index, body, integrated_time, leaf_hash, set_signature"),
+                        ("nodes", "level, idx, hash"),
+                    ):
+                        marks = ", ".join("?" for _ in columns.split(","))
+                        rows = reading.execute(f"SELECT {columns} FROM {table}")  # noqa: S608
+                        while batch := rows.fetchmany(_BULK_BATCH):
+                            conn.executemany(
+                                f"INSERT INTO {table} ({columns}) VALUES ({marks})",  # noqa: S608
+                                [tuple(row) for row in batch],
+                            )
+                    _rollback(reading)
+                finally:
+                    reading.close()
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+            self.db.begin_read(conn)
+            try:
+                self._load_state(check=True)
+            finally:
+                _rollback(conn)
+        if self.audit(verify_sets=False) != source.audit(verify_sets=False):
+            raise LogCorruptError(f"{self.path}: the copy does not have the source's root")
+        return self._size
+
     def _sign(self, data: bytes) -> bytes:
         signature: bytes = self.keys.rekor_key.sign(data, self._ecdsa)
         return signature
