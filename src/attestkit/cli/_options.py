@@ -74,6 +74,8 @@ def add_trust(parser: argparse.ArgumentParser) -> None:
     excl.add_argument("--staging", action="store_true", help="use Sigstore's staging instance")
     excl.add_argument(
         "--trust-config",
+        "--trusted-root",
+        dest="trust_config",
         metavar="FILE",
         help="a ClientTrustConfig or TrustedRoot JSON file (e.g. from a local instance)",
     )
@@ -113,10 +115,16 @@ def add_identity(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--circleci-vcs-origin", metavar="ORIGIN", help="e.g. github.com/org/repo")
     group.add_argument("--circleci-vcs-ref", metavar="REF")
     group.add_argument(
-        "--identity", metavar="SAN", help="raw certificate identity (needs --issuer)"
+        "--identity",
+        "--certificate-identity",
+        dest="identity",
+        metavar="SAN",
+        help="raw certificate identity (needs --issuer)",
     )
     group.add_argument(
         "--issuer",
+        "--certificate-oidc-issuer",
+        dest="issuer",
         metavar="URL",
         help="OIDC issuer for --identity; with --repository, the issuer of a GitHub Enterprise"
         " Server (https://HOST/_services/token) or self-managed GitLab (its URL)",

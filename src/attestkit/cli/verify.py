@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         from attestkit.cli.verify_lock import run_index
 
         return run_index(args)
+    if args.verify_command == "bundle":
+        return _verify_bundle(args)
     dists = _select_dists(args.dists)
     policy = policy_from_args(args)
     assert policy is not None
@@ -90,6 +92,60 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json([o.to_dict() for o in outcomes])
     return max((o.code for o in outcomes), default=EXIT_OK)
+
+
+def _verify_bundle(args: argparse.Namespace) -> int:
+    """``attestkit verify bundle``: one DSSE bundle for one artifact (file or sha256:HEX)."""
+    import hashlib
+    import re
+
+    from attestkit.core.encoding import read_bytes
+    from attestkit.sigstore.verify.bundle import OutOfScopeError, verify_bundle
+
+    policy = policy_from_args(args)
+    assert policy is not None
+    artifact = args.artifact
+    if re.fullmatch(r"sha256:[0-9a-fA-F]{64}", artifact):
+        sha256 = artifact.removeprefix("sha256:")
+    else:
+        try:
+            sha256 = hashlib.sha256(read_bytes(artifact)).hexdigest()
+        except InputError as exc:
+            fail_usage(str(exc))
+    try:
+        data = read_bytes(args.bundle)
+        verifier = verifier_from_args(args)
+        verdict = verify_bundle(verifier, data, sha256, policy)
+    except OutOfScopeError as exc:
+        return _bundle_outcome(args, False, f"{args.bundle}: {exc}", EXIT_USAGE, out_of_scope=True)
+    except VerificationError as exc:
+        return _bundle_outcome(args, False, str(exc), EXIT_FAILED)
+    except InputError as exc:
+        return _bundle_outcome(args, False, str(exc.with_source(args.bundle)), EXIT_USAGE)
+    claims = verdict.claims
+    summary = (
+        f"{verdict.subject or artifact} signed by {claims.identity} ({claims.issuer})"
+        f" at {verdict.time.isoformat()}, {verdict.log_kind} entry"
+    )
+    return _bundle_outcome(args, True, summary, EXIT_OK)
+
+
+def _bundle_outcome(
+    args: argparse.Namespace, ok: bool, text: str, code: int, *, out_of_scope: bool = False
+) -> int:
+    if args.json:
+        out: dict[str, Any] = {"bundle": args.bundle, "artifact": args.artifact, "ok": ok}
+        out["summary" if ok else "error"] = text
+        if out_of_scope:
+            out["out_of_scope"] = True
+        print_json(out)
+    elif ok:
+        say(f"OK {args.artifact}: {text}")
+    elif code == EXIT_USAGE:
+        print(f"attestkit verify: error: {text}", file=sys.stderr)
+    else:
+        say(f"FAIL {args.artifact}: {text}")
+    return code
 
 
 def _select_dists(paths: list[str]) -> list[str]:
@@ -222,6 +278,24 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     add_json(vp)
     add_identity(vp)
     add_trust(vp)
+
+    vb = vsub.add_parser(
+        "bundle",
+        help="verify a Sigstore DSSE bundle for an artifact (as Sigstore clients' verify-bundle)",
+        description="Verify a Sigstore bundle whose signature is a DSSE envelope: certificate"
+        " chain and identity, transparency log entry (Rekor v1 or v2), RFC 3161 timestamps,"
+        " and that a subject of the in-toto statement has the artifact's SHA-256. Bundles that"
+        " sign a plain message are out of scope (exit 2).",
+        epilog="Exit codes: 0 verified, 1 verification failed, 2 usage or input error, or a"
+        " message-signature bundle.",
+    )
+    add_verbose(vb)
+    vb.add_argument("artifact", metavar="ARTIFACT", help="the artifact file, or sha256:HEX")
+    vb.add_argument("--bundle", metavar="FILE", required=True, help="the Sigstore bundle")
+    add_json(vb)
+    add_identity(vb)
+    add_trust(vb)
+    vb.set_defaults(strict_names=False)
 
     from attestkit.cli.verify_lock import add_index_options, add_lock_options
 

@@ -63,6 +63,7 @@ __all__ = [
     "PRODUCTION_TUF_URL",
     "STAGING_TUF_URL",
     "TRUSTED_ROOT_MEDIA_TYPE",
+    "TimestampAuthority",
     "TrustRoot",
     "TrustedKey",
 ]
@@ -156,6 +157,17 @@ class TrustedKey:
 
 
 @dataclass(frozen=True, eq=False)
+class TimestampAuthority:
+    """An RFC 3161 timestamp authority of a trusted root (``timestampAuthorities``)."""
+
+    #: The chain, leaf (the TSA's signing certificate) first, root last.
+    certificates: tuple[x509.Certificate, ...]
+    #: Timestamps count only if their time lies in ``[valid_from, valid_until)``.
+    valid_from: datetime
+    valid_until: datetime | None
+
+
+@dataclass(frozen=True, eq=False)
 class TrustRoot:
     """The Sigstore roots of trust a verification checks against.
 
@@ -175,6 +187,8 @@ class TrustRoot:
     trusted_root_json: str = field(repr=False)
     #: Whether the root lists RFC 3161 timestamp authorities.
     has_timestamp_authorities: bool
+    #: The RFC 3161 timestamp authorities (certificate chains and validity).
+    timestamp_authorities: tuple[TimestampAuthority, ...]
     #: Number of ``tlogs`` entries (sigstore refuses a root without any).
     tlog_count: int
     #: Number of ``ctlogs`` keys whose validity has started (before skipping unusable ones).
@@ -312,7 +326,7 @@ def _parse_trusted_root(
 
     fulcio: list[x509.Certificate] = []
     for i, ca in enumerate(_list(obj, "certificateAuthorities", what)):
-        certs, start = _certificate_authority(ca, f"{what}.certificateAuthorities[{i}]")
+        certs, start, _ = _certificate_authority(ca, f"{what}.certificateAuthorities[{i}]")
         if now >= start:
             fulcio.extend(certs)
 
@@ -321,8 +335,11 @@ def _parse_trusted_root(
         if obj.get("timestampAuthorities") is not None
         else []
     )
+    authorities: list[TimestampAuthority] = []
     for i, tsa in enumerate(tsas):
-        _ca_structure(tsa, f"{what}.timestampAuthorities[{i}]")
+        tw = f"{what}.timestampAuthorities[{i}]"
+        certs, start, end = _certificate_authority(tsa, tw)
+        authorities.append(TimestampAuthority(tuple(certs), start, end))
 
     tlogs = _list(obj, "tlogs", what)
     rekor, rekor_count = _keyring(tlogs, f"{what}.tlogs", now)
@@ -334,27 +351,30 @@ def _parse_trusted_root(
         ct_keyring=ct,
         trusted_root_json=root_json,
         has_timestamp_authorities=bool(tsas),
+        timestamp_authorities=tuple(authorities),
         tlog_count=len(tlogs),
         ct_key_count=ct_count,
         rekor_key_count=rekor_count,
     )
 
 
-def _certificate_authority(value: object, what: str) -> tuple[list[x509.Certificate], datetime]:
+def _certificate_authority(
+    value: object, what: str
+) -> tuple[list[x509.Certificate], datetime, datetime | None]:
     from cryptography import x509
 
-    raw_certs, start = _ca_structure(value, what)
+    raw_certs, start, end = _ca_structure(value, what)
     certs: list[x509.Certificate] = []
     for i, der in enumerate(raw_certs):
         try:
             certs.append(x509.load_der_x509_certificate(der))
         except ValueError as exc:
             raise InputError(f"{what}.certChain.certificates[{i}]: invalid X.509: {exc}") from None
-    return certs, start
+    return certs, start, end
 
 
-def _ca_structure(value: object, what: str) -> tuple[list[bytes], datetime]:
-    """Validate a ``CertificateAuthority``; return its certificates (DER) and validity start."""
+def _ca_structure(value: object, what: str) -> tuple[list[bytes], datetime, datetime | None]:
+    """Validate a ``CertificateAuthority``; its certificates (DER) and validity range."""
     obj = _fields(
         value,
         what,
@@ -382,8 +402,8 @@ def _ca_structure(value: object, what: str) -> tuple[list[bytes], datetime]:
         raw.append(b64decode(cert_obj["rawBytes"], what=f"{cw}.rawBytes"))
     if not raw:
         raise InputError(f"{what}: missing a certificate in Certificate Authority")
-    start, _end = _time_range(obj["validFor"], f"{what}.validFor")
-    return raw, start
+    start, end = _time_range(obj["validFor"], f"{what}.validFor")
+    return raw, start, end
 
 
 def _keyring(logs: list[Any], what: str, now: datetime) -> tuple[dict[bytes, TrustedKey], int]:

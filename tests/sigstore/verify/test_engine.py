@@ -345,12 +345,12 @@ def _entry_mutations(case: Case) -> list[tuple[str, Callable[[dict[str, Any]], A
         (
             "kind-intoto",
             lambda d: d["kindVersion"].__setitem__("kind", "intoto"),
-            "intoto 0.0.1 log entries are not supported: PEP 740 attestations are logged as dsse",
+            "Unsupported DSSE log entry type: intoto/0.0.1",
         ),
         (
             "version-0.0.2",
             lambda d: d["kindVersion"].__setitem__("version", "0.0.2"),
-            "dsse 0.0.2 entries come from a Rekor v2 log",
+            "Unsupported DSSE log entry type: dsse/0.0.2",
         ),
         (
             "version-0.0.3",
@@ -1263,8 +1263,8 @@ FORGED: list[tuple[str, Callable[[Forge], dict[str, Any]], str | None]] = [
         lambda f: {"kind": "hashedrekord"},
         "Unsupported DSSE log entry type: hashedrekord/0.0.1",
     ),
-    ("kind-intoto", lambda f: {"kind": "intoto"}, "intoto 0.0.1 log entries are not supported"),
-    ("dsse-0.0.2", lambda f: {"version": "0.0.2"}, "dsse 0.0.2 entries come from a Rekor v2 log"),
+    ("kind-intoto", lambda f: {"kind": "intoto"}, "Unsupported DSSE log entry type: intoto/0.0.1"),
+    ("dsse-0.0.2", lambda f: {"version": "0.0.2"}, "Unsupported DSSE log entry type: dsse/0.0.2"),
     # certificate profile and SCT
     (
         "leaf-no-sct",

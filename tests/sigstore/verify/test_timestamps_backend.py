@@ -48,12 +48,28 @@ def test_timestamps_reach_sigstore_python(attestation: Attestation) -> None:
         verify_dsse_with_sigstore(*args)  # without them: no time source at all
 
 
-def test_the_fast_engine_points_at_the_backend(attestation: Attestation) -> None:
+def test_the_fast_engine_verifies_the_timestamp_and_agrees_with_sigstore(
+    attestation: Attestation,
+) -> None:
     from attestkit.core.distribution import Distribution
     from attestkit.core.policy import Identity
     from attestkit.sigstore.verify.attestation import Verifier
+    from attestkit.sigstore.verify.backend import verify_dsse_with_sigstore
+    from attestkit.sigstore.verify.engine import verify_dsse
 
     root = TrustRoot.from_file(ASSET / "trusted_root.json")
+    vm = attestation.verification_material
+    (entry,) = vm.log_entries()
+    args = (root, vm.certificate, entry, attestation.envelope.statement, INTOTO_PAYLOAD_TYPE,
+            attestation.envelope.signature, lambda cert: None)  # fmt: skip
+    ours = verify_dsse(*args, timestamps=vm.timestamps)
+    theirs = verify_dsse_with_sigstore(*args, timestamps=vm.timestamps)
+    assert ours.time == theirs.time == datetime(2026, 5, 13, 19, 23, 33, tzinfo=UTC)
+    with pytest.raises(VerificationError, match="not enough sources of verified time"):
+        verify_dsse(*args)  # a Rekor v2 entry has no other time
+    with pytest.raises(VerificationError, match="not enough sources of verified time: 1 of 1"):
+        verify_dsse(*args, timestamps=vm.timestamps, time_threshold=2)
+    # Through the attestation verifier, the next check is the identity's.
     dist = Distribution("demo-1.0.tar.gz", "0" * 64)
-    with pytest.raises(VerificationError, match="verify it with --backend sigstore"):
+    with pytest.raises(VerificationError, match="OIDCIssuer does not match"):
         Verifier(root).verify(attestation, Identity("x", "https://issuer.example"), dist)

@@ -174,11 +174,6 @@ class Verifier:
             entries = vm.log_entries()
         except InputError as exc:
             raise VerificationError(f"invalid transparency log entry: {exc.reason}") from None
-        if vm.timestamps and self.backend != "sigstore":
-            raise VerificationError(
-                "attestation carries RFC 3161 timestamps; verify it with --backend sigstore"
-            )
-
         claims_box: list[CertificateClaims] = []
 
         def check_identity(certificate: Certificate) -> None:
@@ -280,6 +275,14 @@ class Verifier:
         return ProvenanceResult(tuple(verified), tuple(unsupported))
 
     # ------------------------------------------------------------------
+    def claims_for(self, der: bytes, certificate: Certificate) -> CertificateClaims:
+        """The certificate's decoded claims (cached per certificate)."""
+        return self._claims_for(der, certificate)
+
+    def engine(self) -> Callable[..., Any]:
+        """The verification engine this verifier uses (``verify_dsse``'s signature)."""
+        return self._engine()
+
     def _claims_for(self, der: bytes, certificate: Certificate) -> CertificateClaims:
         claims = self._claims.get(der)
         if claims is None:

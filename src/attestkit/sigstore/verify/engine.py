@@ -1,8 +1,11 @@
-"""attestkit's own Sigstore verification engine for DSSE signatures with a Rekor v1 entry.
+"""attestkit's own Sigstore verification engine for DSSE signatures, Rekor v1 and v2.
 
 What it is for: verifying a PEP 740 attestation's signature (a DSSE envelope
-over an in-toto statement, a Fulcio certificate and a Rekor v1 ``dsse`` log
-entry) against a :class:`~attestkit.sigstore.trust.TrustRoot`, entirely offline.
+over an in-toto statement, a Fulcio certificate, a transparency log entry and
+optional RFC 3161 timestamps) against a
+:class:`~attestkit.sigstore.trust.TrustRoot`, entirely offline.  Log entries:
+Rekor v1 ``dsse`` 0.0.1 and ``intoto`` 0.0.2, and Rekor v2 ``hashedrekord``
+0.0.2 (a DSSE envelope as Rekor v2 logs it, timed by RFC 3161 timestamps).
 
 Why it is hand-written: importing sigstore-python costs ~225 ms, and the CLI
 must verify an attestation in well under 200 ms in total.  This module is built
@@ -27,16 +30,25 @@ This module orchestrates the checks; each family lives in its own module:
 
 Checks, in order (the step numbers are sigstore's):
 
-0. a verified time: ``integratedTime`` backed by an ``inclusionPromise``, for
-   ``dsse``/``hashedrekord`` 0.0.1 only;
-1. the certificate chains to a Fulcio anchor at that time;
+0. verified times: each RFC 3161 timestamp a trusted timestamp authority signed
+   over the signature (:mod:`~attestkit.sigstore.verify.timestamps`), and
+   Rekor v1's ``integratedTime`` when an ``inclusionPromise`` binds it; at least
+   ``time_threshold`` of them (sigstore's client spec: 1 by default);
+1. the certificate chains to a Fulcio anchor at each of those times;
 2. the embedded SCT verifies against a CT log key;
 3. KeyUsage ``digitalSignature``, EKU ``codeSigning``, then the caller's identity check;
 4. the RFC 6962 inclusion proof and the signed checkpoint;
 5. the signed entry timestamp (SET);
-6. the time lies within the certificate's validity;
+6. every verified time lies within the certificate's validity;
 7. the DSSE signature (ECDSA with SHA-256 over the PAE);
-8. the log entry body matches the payload, the signature and the certificate.
+8. the log entry body matches the payload, the signature and the certificate
+   (:mod:`~attestkit.sigstore.verify.dsse` for ``dsse``,
+   :mod:`~attestkit.sigstore.verify.entries` for ``hashedrekord`` 0.0.2 and
+   ``intoto`` 0.0.2).
+
+Where this goes beyond sigstore-python 4.5.1 (which refuses both): an
+``intoto`` entry is verified, and its integrated time, bound by a SET from a
+Rekor v1 log like any v1 entry's, counts as a verified time.
 """
 
 from __future__ import annotations
@@ -64,6 +76,8 @@ from attestkit.sigstore.verify.dsse import (
     _verify_dsse_signature,
     pae,
 )
+from attestkit.sigstore.verify.entries import check_hashedrekord_v002_body, check_intoto_v002_body
+from attestkit.sigstore.verify.timestamps import verified_timestamp_times
 from attestkit.sigstore.verify.tlog import (
     _verify_log_entry,
     leaf_hash,
@@ -84,15 +98,17 @@ __all__ = [
     "verify_sct",
 ]
 
-#: Log entry kinds whose ``integratedTime`` counts as a verified time (with a promise).
-_TIMED_KINDS: Final = frozenset({"dsse", "hashedrekord"})
+#: Rekor v1 entry kinds whose ``integratedTime`` counts as a verified time (with a promise).
+_TIMED_KINDS: Final = frozenset(
+    {("dsse", "0.0.1"), ("hashedrekord", "0.0.1"), ("intoto", "0.0.1"), ("intoto", "0.0.2")}
+)
 
 
 @dataclass(frozen=True, slots=True)
 class VerifiedSignature:
     """The result of a successful verification."""
 
-    #: The verified signing time (Rekor's integrated time), UTC.
+    #: The earliest verified signing time (a timestamp's, or Rekor v1's integrated time), UTC.
     time: datetime
     #: The signing certificate, chained to the trust root and checked by the identity check.
     certificate: x509.Certificate
@@ -102,20 +118,9 @@ class VerifiedSignature:
 
 def _unsupported_entry(kind: str, version: str) -> str:
     """Why a log entry of this kind and version cannot be verified, in plain words."""
-    if kind == "intoto":
-        return (
-            f"intoto {version} log entries are not supported: PEP 740 attestations are logged"
-            " as dsse entries (Integrated time only supported for dsse/hashedrekord 0.0.1 types)"
-        )
-    if kind in _TIMED_KINDS and version == "0.0.2":
-        return (
-            f"{kind} 0.0.2 entries come from a Rekor v2 log, whose time comes from RFC 3161"
-            " timestamps, which this verifier does not check yet (Integrated time only"
-            " supported for dsse/hashedrekord 0.0.1 types)"
-        )
     return (
-        f"{kind} {version} log entries are not supported (Integrated time only supported for"
-        " dsse/hashedrekord 0.0.1 types)"
+        f"Unsupported DSSE log entry type: {kind}/{version} (a DSSE envelope is logged as dsse"
+        " 0.0.1 or intoto 0.0.2 by Rekor v1, or as hashedrekord 0.0.2 by Rekor v2)"
     )
 
 
@@ -130,12 +135,13 @@ def verify_dsse(
     *,
     certificate: x509.Certificate | None = None,
     timestamps: Sequence[bytes] = (),
+    time_threshold: int = 1,
 ) -> VerifiedSignature:
-    """Verify a DSSE signature, its Fulcio certificate and its Rekor v1 log entry.
+    """Verify a DSSE signature, its Fulcio certificate, its log entry and its timestamps.
 
-    ``timestamps`` is accepted for the engines' common signature: this engine
-    does not check RFC 3161 timestamps, and the attestation verifier sends
-    attestations that carry them to the sigstore-python engine.
+    ``timestamps`` are RFC 3161 timestamp responses over ``signature``;
+    ``time_threshold`` is how many verified times (timestamps, plus Rekor v1's
+    integrated time with its promise) are needed.
 
     ``certificate`` is ``certificate_der`` already parsed (a caller that parsed it
     passes it, so a certificate is parsed once per verification).
@@ -164,26 +170,38 @@ def verify_dsse(
         raise VerificationError(
             "log entry has no inclusion proof (a checkpointed proof is required)"
         )
-    if entry.inclusion_promise is None:
-        raise VerificationError(
-            "not enough sources of verified time: the log entry has no inclusion promise"
-        )
-
-    # (0) Establish the time: integratedTime, bound by the inclusion promise.
-    if not entry.integrated_time:
-        raise VerificationError("not enough sources of verified time")
-    if not (entry.kind in _TIMED_KINDS and entry.kind_version == "0.0.1"):
+    if (entry.kind, entry.kind_version) not in _BODY_CHECKS:
         raise VerificationError(_unsupported_entry(entry.kind, entry.kind_version))
-    try:
-        time = datetime.fromtimestamp(entry.integrated_time, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        raise VerificationError(
-            f"not enough sources of verified time: integrated time {entry.integrated_time} "
-            "is out of range"
-        ) from None
 
-    # (1) + (2) The certificate chains to the Fulcio roots at that time, and its SCT.
-    _verify_certificate(trust_root, cert, certificate_der, time)
+    # (0) Establish times: trusted RFC 3161 timestamps, and Rekor v1's integratedTime
+    #     when its inclusion promise binds it (the promise is verified in step 5).
+    times = verified_timestamp_times(trust_root, timestamps, signature)
+    if entry.integrated_time and entry.inclusion_promise is not None:
+        if (entry.kind, entry.kind_version) not in _TIMED_KINDS:
+            raise VerificationError(
+                f"an integrated time with an inclusion promise is a Rekor v1 entry's, not a"
+                f" {entry.kind} {entry.kind_version} entry's"
+            )
+        try:
+            times.append(datetime.fromtimestamp(entry.integrated_time, tz=UTC))
+        except (OverflowError, OSError, ValueError):
+            raise VerificationError(
+                f"not enough sources of verified time: integrated time {entry.integrated_time} "
+                "is out of range"
+            ) from None
+    if len(times) < max(time_threshold, 1):
+        if timestamps:
+            why = f"{len(times)} of {len(timestamps)} timestamps verified by a trusted authority"
+        elif entry.inclusion_promise is None:
+            why = "the log entry has no inclusion promise and there is no signed timestamp"
+        else:
+            why = "the log entry has no integrated time"
+        raise VerificationError(f"not enough sources of verified time: {why}")
+    time = min(times)
+
+    # (1) + (2) The certificate chains to the Fulcio roots at each time, and its SCT.
+    for at in times:
+        _verify_certificate(trust_root, cert, certificate_der, at)
 
     # (3) The Sigstore X.509 profile, then the caller's identity policy.
     _check_profile(cert)
@@ -197,21 +215,32 @@ def verify_dsse(
     except VerificationError as exc:
         raise VerificationError(f"invalid log entry: {exc}") from None
 
-    # (6) The established time lies within the certificate's validity.
-    _check_validity(cert, time)
+    # (6) Every established time lies within the certificate's validity.
+    for at in times:
+        _check_validity(cert, at)
 
     # (7) The DSSE signature over the PAE.
     _verify_dsse_signature(cert, payload, payload_type, signature)
 
     # (8) The log entry body matches the envelope and the certificate.
-    if entry.kind == "dsse" and entry.kind_version == "0.0.1":
-        _check_dsse_body(entry.canonicalized_body, cert, payload, signature)
-    else:
-        # hashedrekord 0.0.2 (Rekor v2) needs a TSA time, so step 0 already refused it.
-        raise VerificationError(
-            f"Unsupported DSSE log entry type: {entry.kind}/{entry.kind_version}"
-        )
+    _BODY_CHECKS[(entry.kind, entry.kind_version)](
+        entry.canonicalized_body, cert, payload_type, payload, signature
+    )
     return VerifiedSignature(time=time, certificate=cert, entry=entry)
+
+
+def _dsse_v001(
+    body: bytes, cert: x509.Certificate, payload_type: str, payload: bytes, signature: bytes
+) -> None:
+    _check_dsse_body(body, cert, payload, signature)
+
+
+#: Step (8) for each kind of entry a DSSE envelope can be logged as.
+_BODY_CHECKS: Final[dict[tuple[str, str], Callable[..., None]]] = {
+    ("dsse", "0.0.1"): _dsse_v001,
+    ("hashedrekord", "0.0.2"): check_hashedrekord_v002_body,
+    ("intoto", "0.0.2"): check_intoto_v002_body,
+}
 
 
 # -- (1) chain ------------------------------------------------------------------
