@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             dev=dev,
             database_url=pick(args.database_url, conf.database_url, None),
             storage=storage,
+            rekor_v2=bool(pick(args.rekor_v2, conf.rekor_v2, False)),
             trust_roots=[*conf.trust_roots, *args.trust_root],
             public_sigstore=pick(args.public_sigstore, conf.public_sigstore, True),
             audience=pick(args.audience, conf.audience, "attestkit"),
@@ -171,6 +172,13 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         help="postgresql://USER:PW@HOST/DB (default: SQLite in DIR/index)",
     )
     add_storage_options(p)
+    p.add_argument(
+        "--rekor-v2",
+        action="store_true",
+        default=None,
+        help="accept attestations timed by RFC 3161 timestamps (Rekor v2 entries), which PyPI"
+        " does not accept yet",
+    )
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="TCP port (default 8740; 0: any free port)")
     p.add_argument(

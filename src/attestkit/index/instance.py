@@ -55,6 +55,8 @@ class IndexConfig:
     mirror: MirrorConfig | None = None
     #: Where distribution files live (None: ``<data_dir>/files``; or an S3-compatible bucket).
     storage: StorageConfig | None = None
+    #: Accept attestations timed by RFC 3161 timestamps (Rekor v2), which PyPI does not yet.
+    rekor_v2: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -93,7 +95,7 @@ class Index:
         """Attestation verification with the index's trust roots, shared by every route."""
         from attestkit.index.provenance import ProvenanceService
 
-        return ProvenanceService(self.config.trust_roots)
+        return ProvenanceService(self.config.trust_roots, rekor_v2=self.config.rekor_v2)
 
     @functools.cached_property
     def mirror(self) -> Mirror | None:

@@ -203,12 +203,15 @@ def parse_attestations(text: str) -> list[Attestation]:
 class ProvenanceService:
     """The index's attestation verification: built once per open index, shared by its routes."""
 
-    def __init__(self, trust_roots: Sequence[TrustRoot]) -> None:
+    def __init__(self, trust_roots: Sequence[TrustRoot], *, rekor_v2: bool = False) -> None:
         from attestkit.sigstore.verify.attestation import Verifier
 
         self.trust_roots = tuple(trust_roots)
-        #: Upload verification applies PyPI's strict rules (``pypi_compatible``).
-        self.upload_verifiers = [Verifier(root, pypi_compatible=True) for root in self.trust_roots]
+        #: Upload verification applies PyPI's strict rules (``pypi_compatible``); with
+        #: ``rekor_v2``, RFC 3161 timestamps count too, ahead of PyPI.
+        self.upload_verifiers = [
+            Verifier(root, pypi_compatible=True, timestamps=rekor_v2) for root in self.trust_roots
+        ]
         #: The read side's cached verdicts.
         self.checker = ProvenanceChecker(self.trust_roots)
 

@@ -83,6 +83,8 @@ class _Settings:
     private: bool = False
     #: The file store (:class:`~attestkit.index.storage.StorageConfig` fields; None: local).
     storage: dict[str, Any] | None = None
+    #: Accept attestations timed by RFC 3161 timestamps (Rekor v2), ahead of PyPI.
+    rekor_v2: bool = False
 
     def mirror_config(self) -> MirrorConfig | None:
         """The mirror these settings describe, or None."""
@@ -157,6 +159,7 @@ def _build(settings: _Settings) -> tuple[Any, Index, Any]:
             mirror=settings.mirror_config(),
             private=settings.private,
             storage=_storage(settings.storage),
+            rekor_v2=settings.rekor_v2,
         )
     )
     app: Any = create_app(index, extra_routes)
@@ -209,6 +212,7 @@ def serve(
     dev: bool = False,
     database_url: str | None = None,
     storage: StorageConfig | None = None,
+    rekor_v2: bool = False,
     trust_roots: Sequence[str | os.PathLike[str]] = (),
     public_sigstore: bool = True,
     audience: str = "attestkit",
@@ -250,6 +254,10 @@ def serve(
     ``storage`` puts the distribution files in an S3-compatible bucket instead of the
     data directory; with a PostgreSQL ``database_url`` any number of nodes (each with
     its own data directory) serve one index (``docs/deploy.md``).
+
+    ``rekor_v2`` accepts uploaded attestations whose signing time comes from RFC 3161
+    timestamps (a Rekor v2 entry); PyPI does not accept them yet, so neither does
+    the index by default.
 
     ``ssl_certfile`` and ``ssl_keyfile`` (PEM) serve HTTPS instead of HTTP.
     ``private`` makes every read need a user's API token.
@@ -321,6 +329,7 @@ def serve(
         allowed_hosts=tuple(hosts),
         private=private,
         storage=None if storage is None or storage.is_local else dict(storage.__dict__),
+        rekor_v2=rekor_v2,
     )
 
     # Built here even with workers: keys, schema migrations and the log are created once,

@@ -32,6 +32,7 @@ reviewed place.  A flag given on the command line wins over the file.
     s3_region = "us-east-1"
     s3_redirect_downloads = false            # true: downloads redirect to presigned URLs
     sweep_grace = 3600           # seconds before an unreferenced object may be swept
+    rekor_v2 = false             # accept attestations timed by RFC 3161 timestamps (ahead of PyPI)
 
     [sigstore]                   # attestkit sigstore serve: a private Sigstore
     host = "127.0.0.1"
@@ -111,6 +112,7 @@ class ServeConfig:
     s3_region: str | None = None
     s3_redirect_downloads: bool | None = None
     sweep_grace: int | None = None
+    rekor_v2: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,7 @@ _TYPES: dict[str, type] = {
     "s3_region": str,
     "s3_redirect_downloads": bool,
     "sweep_grace": int,
+    "rekor_v2": bool,
     "url": str,
     "keys_dir": str,
     "log_database_url": str,

@@ -1,10 +1,10 @@
-"""RFC 3161 timestamps reach sigstore-python through ``--backend sigstore``.
+"""RFC 3161 timestamps as a signing time: the fast engine, sigstore-python, and PyPI parity.
 
 The asset is sigstore-conformance's ``rekor2-dsse-happy-path`` (tests/data/conformance):
 a DSSE bundle on a Rekor v2 log, whose only time source is an RFC 3161 timestamp.
-``convert --raw --keep-timestamps`` keeps it; the fast engine refuses the attestation
-and points at ``--backend sigstore``; that backend now passes the timestamp on (it sent
-an empty list before) and the signature verifies at the timestamp's time.
+``convert --raw --keep-timestamps`` keeps it; both engines verify it at the timestamp's
+time.  An index verifies uploads as PyPI does, which drops the ``timestamps`` field,
+so it refuses such an attestation unless its operator opts in (``--rekor-v2``).
 """
 
 from __future__ import annotations
@@ -73,3 +73,19 @@ def test_the_fast_engine_verifies_the_timestamp_and_agrees_with_sigstore(
     dist = Distribution("demo-1.0.tar.gz", "0" * 64)
     with pytest.raises(VerificationError, match="OIDCIssuer does not match"):
         Verifier(root).verify(attestation, Identity("x", "https://issuer.example"), dist)
+
+
+def test_upload_verification_ignores_timestamps_as_pypi_does(attestation: Attestation) -> None:
+    from attestkit.core.distribution import Distribution
+    from attestkit.core.policy import Identity
+    from attestkit.index.provenance import ProvenanceService
+
+    root = TrustRoot.from_file(ASSET / "trusted_root.json")
+    dist = Distribution("demo-1.0.tar.gz", "0" * 64)
+    wrong = Identity("x", "https://issuer.example")
+    [as_pypi] = ProvenanceService([root]).upload_verifiers
+    with pytest.raises(VerificationError, match="this index accepts them with --rekor-v2"):
+        as_pypi.verify(attestation, wrong, dist)
+    [ahead] = ProvenanceService([root], rekor_v2=True).upload_verifiers
+    with pytest.raises(VerificationError, match="OIDCIssuer does not match"):  # got past time
+        ahead.verify(attestation, wrong, dist)

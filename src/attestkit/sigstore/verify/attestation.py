@@ -131,6 +131,7 @@ class Verifier:
         backend: Backend = "attestkit",
         strict_names: bool = False,
         pypi_compatible: bool = False,
+        timestamps: bool | None = None,
     ) -> None:
         self.trust_root = trust_root
         #: Decoded claims per certificate (DER): a release shares one certificate.
@@ -138,6 +139,11 @@ class Verifier:
         self.backend: Backend = backend
         self.strict_names = strict_names
         self.pypi_compatible = pypi_compatible
+        #: Whether RFC 3161 timestamps count as signing times.  PyPI's verifier
+        #: (pypi-attestations) does not know the proposed ``timestamps`` field and
+        #: drops it, so by default a ``pypi_compatible`` verifier ignores them too: an
+        #: attestation timed only by them (a Rekor v2 entry) is refused, as on PyPI.
+        self.timestamps = (not pypi_compatible) if timestamps is None else timestamps
 
     @classmethod
     def production(cls, **kwargs: Any) -> Verifier:
@@ -184,6 +190,12 @@ class Verifier:
         verify_dsse = self._engine()
         time: datetime | None = None
         for entry in entries:
+            if vm.timestamps and not self.timestamps and entry.inclusion_promise is None:
+                raise VerificationError(
+                    "the signing time comes only from RFC 3161 timestamps (a Rekor v2 entry),"
+                    " which PyPI does not accept yet"
+                    + ("; this index accepts them with --rekor-v2" if self.pypi_compatible else "")
+                )
             try:
                 verified = verify_dsse(
                     self.trust_root,
@@ -194,7 +206,7 @@ class Verifier:
                     attestation.envelope.signature,
                     check_identity,
                     certificate=cert,
-                    timestamps=vm.timestamps,
+                    timestamps=vm.timestamps if self.timestamps else (),
                 )
             except VerificationError as exc:
                 raise _diagnose(exc, entry, attestation) from None
