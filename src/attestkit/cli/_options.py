@@ -65,6 +65,13 @@ def add_signing_instance(parser: argparse.ArgumentParser, *, local_help: str) ->
     where.add_argument("--staging", action="store_true", help="Sigstore's staging instance")
     where.add_argument("--trust-config", metavar="FILE", help="a ClientTrustConfig file")
     where.add_argument("--local", metavar="URL", help=local_help)
+    parser.add_argument(
+        "--rekor-version",
+        type=int,
+        choices=(1, 2),
+        help="the Rekor log API to use from the signing config (default: v1 when offered,"
+        " which PyPI accepts; v2 entries are timed by the config's timestamp authority)",
+    )
 
 
 def add_trust(parser: argparse.ArgumentParser) -> None:

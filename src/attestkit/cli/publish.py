@@ -48,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
     from attestkit.client.upload import PYPI_UPLOAD_URL
     from attestkit.errors import AttestkitError
 
-    def services() -> SigningServices:
+    def chosen() -> SigningServices:
         if args.local:
             return SigningServices.from_local(args.local, timeout=args.timeout)
         if args.staging:
@@ -56,6 +56,10 @@ def _run(args: argparse.Namespace) -> int:
         if args.trust_config:
             return SigningServices.from_file(args.trust_config)
         return SigningServices.production()
+
+    def services() -> SigningServices:
+        picked = chosen()
+        return picked.with_rekor_version(args.rekor_version) if args.rekor_version else picked
 
     def event(message: str) -> None:
         print(f"attestkit publish: {message}", file=sys.stderr)

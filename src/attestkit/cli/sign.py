@@ -53,6 +53,12 @@ def run(args: argparse.Namespace) -> int:
 
             else:
                 services = SigningServices.staging if args.staging else SigningServices.production
+            if args.rekor_version:
+                chosen = services
+
+                def services() -> SigningServices:
+                    return chosen().with_rekor_version(args.rekor_version)
+
             with _progress(enabled=len(args.dists) > 3 and not args.json) as on_progress:
                 results = sign(
                     args.dists,

@@ -99,6 +99,7 @@ def _serve(args: argparse.Namespace, default_dir: Callable[[], Path]) -> int:
             keys_dir=keys_dir,
             log_database_url=args.log_database_url or conf.log_database_url,
             public_url=args.url or conf.url,
+            rekor_v2=bool(args.rekor_v2),
             on_ready=ready,
         )
     except (OSError, AttestkitError) as exc:
@@ -383,6 +384,12 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         "--url",
         help="the URL clients use (a load balancer's), published in the trust config"
         " (default: this node's own address)",
+    )
+    q.add_argument(
+        "--rekor-v2",
+        action="store_true",
+        help="also run a Rekor v2 log and an RFC 3161 timestamp authority, and send signers"
+        " to them (attestations PyPI does not accept yet)",
     )
     q.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     q.add_argument("--port", type=int, help="TCP port (default 8741; 0: any free port)")

@@ -135,6 +135,7 @@ def _build(settings: _Settings) -> tuple[Any, Index, Any]:
             development=True,
             login_email=settings.login_email,
             login_auto_approve=settings.login_auto_approve,
+            rekor_v2=settings.rekor_v2,
         )
         config = instance.trust_config()
         trust_roots.insert(
@@ -257,7 +258,8 @@ def serve(
 
     ``rekor_v2`` accepts uploaded attestations whose signing time comes from RFC 3161
     timestamps (a Rekor v2 entry); PyPI does not accept them yet, so neither does
-    the index by default.
+    the index by default.  With ``dev``, the embedded Sigstore then also runs a
+    Rekor v2 log and a timestamp authority, and signers are sent to them.
 
     ``ssl_certfile`` and ``ssl_keyfile`` (PEM) serve HTTPS instead of HTTP.
     ``private`` makes every read need a user's API token.

@@ -65,6 +65,11 @@ class HttpClient:
         )
         return Reply(response.status, response.data)
 
+    def post_bytes(self, url: str, body: bytes, content_type: str) -> Reply:
+        """POST raw ``body`` with ``content_type`` (e.g. an RFC 3161 timestamp request)."""
+        response = self.pool.request("POST", url, body=body, headers={"Content-Type": content_type})
+        return Reply(response.status, response.data)
+
 
 @dataclass(frozen=True)
 class Reply:

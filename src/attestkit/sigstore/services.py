@@ -1,12 +1,19 @@
-"""One Sigstore instance's services for signing: CA, Rekor v1 log, OIDC issuer and trust root.
+"""One Sigstore instance's services for signing: CA, Rekor log, TSA, OIDC issuer, trust root.
 
 A SigningConfig (v0.2, inside a ClientTrustConfig or shipped for the public
 instances) lists services with API versions and validity windows; the first
-valid one with a supported version is used, in the order sigstore-python picks."""
+valid one with a supported version is used, in the order sigstore-python picks.
+
+The Rekor log: a Rekor v1 log when the config offers one, because PyPI accepts
+only Rekor v1 attestations today; otherwise (an instance that offers only a
+Rekor v2 log, such as ``attestkit sigstore serve --rekor-v2``) the v2 log, with
+the config's timestamp authority, which a v2 entry needs for its signing time.
+``rekor_version`` asks for one version explicitly.  (sigstore-python 4.5 takes
+the highest version an operator offers, so on staging it picks v2.)"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +41,12 @@ class SigningServices:
     rekor_url: str
     oidc_url: str | None
     trust_root: TrustRoot
+    #: The Rekor API version of ``rekor_url`` (1 or 2).
+    rekor_version: int = 1
+    #: The RFC 3161 timestamp authority (needed with a Rekor v2 log).
+    tsa_url: str | None = None
+    #: The SigningConfig these were selected from (for :meth:`with_rekor_version`).
+    signing_config: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def production(cls) -> SigningServices:
@@ -92,21 +105,45 @@ class SigningServices:
             )
         return cls.from_trust_config(response.content, source=config_url)
 
+    def with_rekor_version(self, version: int | None) -> SigningServices:
+        """These services with the Rekor log of API ``version`` (None: the default choice)."""
+        return self._from_signing_config(self.name, self.signing_config, self.trust_root, version)
+
     @classmethod
-    def _from_signing_config(cls, name: str, config: object, root: TrustRoot) -> SigningServices:
+    def _from_signing_config(
+        cls, name: str, config: object, root: TrustRoot, rekor_version: int | None = None
+    ) -> SigningServices:
         if not isinstance(config, dict):
             raise InputError(f"signingConfig must be an object, got {json_type(config)}")
         ca = select_service(config, "caUrls", {1})
-        rekor = select_service(config, "rekorTlogUrls", {1})
         oidc = select_service(config, "oidcUrls", {1}, required=False)
         if ca is None:
             raise InputError("signing config has no valid certificate authority (caUrls)")
+        rekor, version = None, rekor_version
+        for candidate in (rekor_version,) if rekor_version else (1, 2):
+            rekor = select_service(config, "rekorTlogUrls", {candidate})
+            if rekor is not None:
+                version = candidate
+                break
         if rekor is None:
+            wanted = f"Rekor v{rekor_version}" if rekor_version else "Rekor (v1 or v2)"
+            raise InputError(f"signing config has no valid {wanted} log (rekorTlogUrls)")
+        tsa = select_service(config, "tsaUrls", {1}, required=False)
+        if version == 2 and tsa is None:
             raise InputError(
-                "signing config has no valid Rekor v1 log; PEP 740 attestations need one"
-                " (they cannot carry the RFC 3161 timestamps a Rekor v2 entry relies on)"
+                "signing config selects a Rekor v2 log but lists no valid timestamp authority"
+                " (tsaUrls): a v2 entry's signing time comes only from a timestamp"
             )
-        return cls(name, ca.rstrip("/"), rekor.rstrip("/"), oidc, root)
+        return cls(
+            name,
+            ca.rstrip("/"),
+            rekor.rstrip("/"),
+            oidc,
+            root,
+            rekor_version=version or 1,
+            tsa_url=tsa if version == 2 else None,
+            signing_config=config,
+        )
 
 
 def select_service(

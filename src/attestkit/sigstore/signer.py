@@ -2,8 +2,10 @@
 
 The flow, per run: one ephemeral P-256 key and **one** Fulcio certificate
 (its SCT and chain checked against the trust root, as sigstore-python's
-signer does), then, per statement, a DSSE envelope logged to a Rekor **v1**
-log concurrently with the others."""
+signer does), then, per statement, a DSSE envelope logged concurrently with the
+others: to a Rekor v1 log (``dsse`` 0.0.1, timed by its SET), or to a Rekor v2
+log (``hashedrekord`` 0.0.2 over the PAE) with an RFC 3161 timestamp over the
+signature from the instance's timestamp authority."""
 
 from __future__ import annotations
 
@@ -63,7 +65,11 @@ class SigningSession:
     def _client(self) -> HttpClient:
         if self._http is None:
             self._http = HttpClient(
-                [self.services.ca_url, self.services.rekor_url],
+                [
+                    self.services.ca_url,
+                    self.services.rekor_url,
+                    *([self.services.tsa_url] if self.services.tsa_url else []),
+                ],
                 timeout=self.timeout,
                 connections=self.workers,
             )
@@ -114,11 +120,32 @@ class SigningSession:
             },
             separators=(",", ":"),
         )
+        if self.services.rekor_version == 2:
+            return self._sign_v2(dist, payload, signature)
         entry = submit_dsse(
             self._client(), self.services.rekor_url, envelope, self._verifier_pem, dist.name
         )
         return Attestation(
             VerificationMaterial(self._cert_der, (entry.to_dict(),)),
+            Envelope(payload, signature),
+        )
+
+    def _sign_v2(self, dist: Distribution, payload: bytes, signature: bytes) -> Attestation:
+        """Log on a Rekor v2 log and take the signing time from the timestamp authority."""
+        import hashlib
+
+        from attestkit.sigstore.rekor import submit_dsse_v2
+        from attestkit.sigstore.tsa import request_timestamp
+        from attestkit.sigstore.verify.engine import pae
+
+        assert self.services.tsa_url is not None  # SigningServices requires it for v2
+        digest = hashlib.sha256(pae(INTOTO_PAYLOAD_TYPE, payload)).digest()
+        timestamp = request_timestamp(self._client(), self.services.tsa_url, signature, dist.name)
+        entry = submit_dsse_v2(
+            self._client(), self.services.rekor_url, digest, signature, self._cert_der, dist.name
+        )
+        return Attestation(
+            VerificationMaterial(self._cert_der, (entry.to_dict(),), (timestamp,)),
             Envelope(payload, signature),
         )
 

@@ -14,6 +14,7 @@ keyCertSign/cRLSign; the intermediate adds pathlen 0 and EKU codeSigning.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-__all__ = ["KeyStore", "key_id"]
+__all__ = ["KeyStore", "V2Keys", "key_id"]
 
 ROOT_CN = "attestkit-local"
 INTERMEDIATE_CN = "attestkit-local-intermediate"
@@ -66,6 +67,16 @@ class KeyStore:
     intermediate_cert: x509.Certificate
     ct_key: ec.EllipticCurvePrivateKey
     rekor_key: ec.EllipticCurvePrivateKey
+
+    @functools.cached_property
+    def v2(self) -> V2Keys:
+        """The Rekor v2 log's key and the timestamp authority's key and certificate.
+
+        Created on first use (instances made before Rekor v2 support have none),
+        atomically: a directory renamed into place, so concurrent nodes sharing
+        the keys directory end up with one set.
+        """
+        return V2Keys.open(self)
 
     @property
     def valid_from(self) -> dt.datetime:
@@ -190,6 +201,90 @@ class KeyStore:
             ct_key=ct,  # type: ignore[arg-type]
             rekor_key=rekor,  # type: ignore[arg-type]
         )
+
+
+@dataclass(frozen=True)
+class V2Keys:
+    """``<keys>/v2/``: the Rekor v2 log's P-256 key and the TSA's key and certificate."""
+
+    rekor_key: ec.EllipticCurvePrivateKey
+    tsa_key: ec.EllipticCurvePrivateKey
+    tsa_cert: x509.Certificate
+
+    @property
+    def rekor_log_id(self) -> bytes:
+        """The v2 log's id: SHA-256 of its key's SPKI."""
+        return key_id(self.rekor_key.public_key())
+
+    @classmethod
+    def open(cls, keys: KeyStore) -> V2Keys:
+        """Load ``<keys>/v2``, creating it first if absent."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        directory = keys.directory / "v2"
+        if not directory.is_dir():
+            tmp = Path(tempfile.mkdtemp(prefix=".v2-", dir=keys.directory))
+            try:
+                _generate_v2(tmp, keys)
+                try:
+                    tmp.rename(directory)
+                except OSError:
+                    if not directory.is_dir():
+                        raise
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp)
+        rekor = serialization.load_pem_private_key((directory / "rekor.pem").read_bytes(), None)
+        tsa = serialization.load_pem_private_key((directory / "tsa.pem").read_bytes(), None)
+        assert isinstance(rekor, ec.EllipticCurvePrivateKey)
+        assert isinstance(tsa, ec.EllipticCurvePrivateKey)
+        cert = x509.load_pem_x509_certificate((directory / "tsa.crt").read_bytes())
+        return cls(rekor, tsa, cert)
+
+
+def _generate_v2(directory: Path, keys: KeyStore) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from attestkit.sigstore.local.tsa import tsa_certificate
+
+    rekor = ec.generate_private_key(ec.SECP256R1())
+    tsa = ec.generate_private_key(ec.SECP256R1())
+    cert = tsa_certificate(
+        tsa,
+        keys.root_key,
+        keys.root_cert,
+        keys.organization,
+        keys.root_cert.not_valid_before_utc,
+        keys.root_cert.not_valid_after_utc,
+    )
+    for name, key in (("rekor.pem", rekor), ("tsa.pem", tsa)):
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        _write(directory / name, pem, 0o600)
+    _write(directory / "tsa.crt", cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    _fsync_directory(directory)
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_directory(directory: Path) -> None:
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _generate(directory: Path, organization: str) -> None:

@@ -162,20 +162,26 @@ class TransparencyLog:
         keys: KeyStore,
         origin: str,
         conn: LogConnection,
+        key: Any = None,
+        tree_id: int | None = None,
     ) -> None:
         """Use :meth:`open`."""
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec
+
+        from attestkit.sigstore.local.keys import key_id
 
         self.db = db
         #: Where the log is (a file, or a database URL without its password), for messages.
         self.path = db.where
         self.keys = keys
         self.origin = origin
-        self._log_id = keys.rekor_log_id
+        #: The key this log signs with (the instance's Rekor key unless given).
+        self.key = key if key is not None else keys.rekor_key
+        self._log_id = key_id(self.key.public_key())
         self._log_id_hex = self._log_id.hex()
-        self._tree_id = keys.tree_id
-        self._uuid_prefix = f"{keys.tree_id:016x}"
+        self._tree_id = tree_id if tree_id is not None else keys.tree_id
+        self._uuid_prefix = f"{self._tree_id:016x}"
         self._ecdsa: ECDSA = ec.ECDSA(hashes.SHA256())
         self._writer = conn
         self._write_lock = threading.Lock()
@@ -192,11 +198,27 @@ class TransparencyLog:
         self._leader = False
         self._closed = False
 
+    @property
+    def log_id(self) -> bytes:
+        """SHA-256 of the log key's SPKI: the log's id in trusted roots and entries."""
+        return self._log_id
+
     # -- opening and closing ---------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], keys: KeyStore, origin: str) -> TransparencyLog:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        keys: KeyStore,
+        origin: str,
+        *,
+        key: Any = None,
+        tree_id: int | None = None,
+    ) -> TransparencyLog:
         """Open (creating if needed) the log at ``path``, signing with ``keys.rekor_key``.
+
+        ``key`` and ``tree_id`` give a second log of the instance (its Rekor v2
+        log) its own key and tree.
 
         ``path`` is an SQLite file, or a ``postgresql://`` URL that every node of a
         scaled-out instance shares (:mod:`.logdb`).
@@ -210,7 +232,7 @@ class TransparencyLog:
         db = open_db(path)
         conn = db.connect(readonly=False)
         try:
-            log = cls(db, keys, origin, conn)
+            log = cls(db, keys, origin, conn, key, tree_id)
             log._init_schema()
             with log._write_lock:
                 db.begin_read(conn)  # one snapshot, even if another process appends
@@ -526,7 +548,7 @@ class TransparencyLog:
         return self._size
 
     def _sign(self, data: bytes) -> bytes:
-        signature: bytes = self.keys.rekor_key.sign(data, self._ecdsa)
+        signature: bytes = self.key.sign(data, self._ecdsa)
         return signature
 
     def _sign_set(self, body: bytes, integrated_time: int, index: int) -> bytes:
@@ -698,7 +720,7 @@ class TransparencyLog:
         """
         from cryptography.exceptions import InvalidSignature
 
-        public_key = self.keys.rekor_key.public_key()
+        public_key = self.key.public_key()
         conn = self.db.connect(readonly=True)
         try:
             self.db.begin_read(conn)  # one snapshot for the whole audit

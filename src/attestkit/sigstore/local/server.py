@@ -76,6 +76,9 @@ class LocalSigstore:
     ca: Any
     log: Any
     development: bool = True
+    #: The Rekor v2 log and the RFC 3161 timestamp authority (``rekor_v2`` mode), or None.
+    log_v2: Any = None
+    tsa: Any = None
     #: This node's own address (``url`` is what clients use; the same unless behind a
     #: load balancer).
     node_url: str = ""
@@ -98,8 +101,14 @@ class LocalSigstore:
         login_auto_approve: bool = False,
         keys_dir: str | os.PathLike[str] | None = None,
         log_database_url: str | None = None,
+        rekor_v2: bool = False,
     ) -> LocalSigstore:
         """Open (or create) the instance stored in ``data_dir``, served at ``url``.
+
+        ``rekor_v2`` also runs a Rekor v2 log (its own key and tree, in
+        ``log-v2.sqlite3``) and an RFC 3161 timestamp authority, and the signing
+        config then sends signers to them: the same ``attestkit sign`` makes
+        Rekor v2 attestations, timed by a timestamp.
 
         A private instance can run on many nodes: ``keys_dir`` is a key set every
         node loads (made once with ``attestkit sigstore keys init``) and
@@ -174,6 +183,11 @@ class LocalSigstore:
                 ca = CertificateAuthority.private(keys, issuers)
             except ValueError as exc:
                 raise InputError(str(exc)) from None
+        if rekor_v2 and log_database_url is not None:
+            raise InputError(
+                "a Rekor v2 log is kept in the data directory; it cannot be shared through"
+                " PostgreSQL yet (run the v2 mode on one node)"
+            )
         where = log_database_url or Path(data_dir) / "log.sqlite3"
         try:
             log = TransparencyLog.open(where, keys, LOG_ORIGIN)
@@ -182,7 +196,22 @@ class LocalSigstore:
                 raise
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise InputError(f"cannot open the transparency log in {where}: {reason}") from None
+        log_v2 = tsa = None
+        if rekor_v2:
+            from attestkit.sigstore.local.tsa import TimestampAuthority
+
+            v2 = keys.v2
+            log_v2 = TransparencyLog.open(
+                Path(data_dir) / "log-v2.sqlite3",
+                keys,
+                LOG_ORIGIN,
+                key=v2.rekor_key,
+                tree_id=keys.tree_id ^ 1,
+            )
+            tsa = TimestampAuthority(v2.tsa_key, v2.tsa_cert)
         return cls(
+            log_v2=log_v2,
+            tsa=tsa,
             url=url,
             data_dir=Path(data_dir),
             keys=keys,
@@ -196,11 +225,15 @@ class LocalSigstore:
         """The ClientTrustConfig JSON object for this instance."""
         from attestkit.sigstore.local.trustconfig import client_trust_config
 
-        return client_trust_config(self.keys, self.url, issuer=self.issuer is not None)
+        return client_trust_config(
+            self.keys, self.url, issuer=self.issuer is not None, rekor_v2=self.log_v2 is not None
+        )
 
     def close(self) -> None:
-        """Release the log's database."""
+        """Release the logs' databases."""
         self.log.close()
+        if self.log_v2 is not None:
+            self.log_v2.close()
 
 
 def print_login_request(prompt: Any, code: str) -> None:
@@ -403,6 +436,49 @@ def create_app(instance: LocalSigstore) -> Starlette:
             headers={"Location": f"/api/v1/log/entries/{uuid}", "ETag": uuid},
         )
 
+    async def create_entry_v2(request: Request) -> Response:
+        from attestkit.sigstore.local.rekor_v2 import admit_v2, entry_response_v2
+
+        if instance.log_v2 is None:
+            return _error(404, "this instance runs no Rekor v2 log (start it with --rekor-v2)")
+        try:
+            body = await _json_body(request)
+        except _BadBody as exc:
+            return _error(exc.status, exc.message)
+
+        def work() -> dict[str, Any]:
+            entry = instance.log_v2.append_concurrent(admit_v2(body))
+            return entry_response_v2(instance.log_v2, entry)
+
+        try:
+            response = await run_in_threadpool(work)
+        except AdmissionError as exc:
+            return _error(400, str(exc))
+        except DuplicateEntry as exc:
+            return _error(409, f"an equivalent entry already exists at index {exc.index}")
+        return JSONResponse(response, status_code=201)
+
+    async def timestamp(request: Request) -> Response:
+        from attestkit.sigstore.local.tsa import QUERY_TYPE, REPLY_TYPE, TimestampRefused
+
+        if instance.tsa is None:
+            return _error(
+                404, "this instance runs no timestamp authority (start it with --rekor-v2)"
+            )
+        kind = request.headers.get("content-type", "").split(";")[0].strip()
+        if kind != QUERY_TYPE:
+            return _error(415, f"send a DER TimeStampReq as {QUERY_TYPE}")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > 8192:
+                return _error(413, "a timestamp request is at most 8 KiB")
+        try:
+            reply = await run_in_threadpool(instance.tsa.respond, body)
+        except TimestampRefused as exc:
+            return _error(400, str(exc))
+        return Response(reply, media_type=REPLY_TYPE)
+
     async def log_info(request: Request) -> Response:
         def work() -> dict[str, Any]:
             size = log.size()
@@ -518,6 +594,8 @@ def create_app(instance: LocalSigstore) -> Starlette:
         Route("/api/v1/log/entries/retrieve/", retrieve, methods=["POST"]),
         Route("/api/v1/log/entries/{uuid}", get_entry),
         Route("/api/v1/log", log_info),
+        Route("/api/v2/log/entries", create_entry_v2, methods=["POST"]),
+        Route("/api/v1/timestamp", timestamp, methods=["POST"]),
         Route("/api/v1/log/publicKey", public_key),
         Route("/api/v1/log/proof", proof),
         Route("/trust-config.json", trust_config),
@@ -569,6 +647,7 @@ def serve(
     keys_dir: str | os.PathLike[str] | None = None,
     log_database_url: str | None = None,
     public_url: str | None = None,
+    rekor_v2: bool = False,
     on_ready: Callable[[LocalSigstore], None] | None = None,
 ) -> None:
     """Serve the instance in ``data_dir`` until interrupted (SIGINT/SIGTERM).
@@ -602,6 +681,7 @@ def serve(
             login_auto_approve=login_auto_approve,
             keys_dir=keys_dir,
             log_database_url=log_database_url,
+            rekor_v2=rekor_v2,
         )
     except BaseException:
         lock.close()

@@ -3,8 +3,11 @@
 Exact media types and no extra keys (sigstore-models rejects unknown keys):
 trusted root ``application/vnd.dev.sigstore.trustedroot+json;version=0.1`` and
 signing config ``application/vnd.dev.sigstore.signingconfig.v0.2+json``
-(sigstore-python's ``--trust-config`` format).  Only a Rekor v1 log is advertised and no TSA, so
-signers write PEP 740-compatible entries (§10).
+(sigstore-python's ``--trust-config`` format).  By default only the Rekor v1 log
+is advertised and no TSA, so signers write entries PyPI accepts today.  In Rekor v2
+mode the signing config sends signers to the v2 log and the timestamp authority
+(``majorApiVersion`` 2 and 1, as sigstore-python selects them), and the trusted
+root lists both logs and the TSA's chain.
 """
 
 from __future__ import annotations
@@ -39,6 +42,23 @@ def _valid_for(keys: KeyStore) -> dict[str, str]:
     return {"start": keys.valid_from.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
+def _tsa(keys: KeyStore, url: str) -> dict[str, Any]:
+    from cryptography.hazmat.primitives import serialization
+
+    der = serialization.Encoding.DER
+    return {
+        "subject": {"organization": keys.organization, "commonName": "attestkit-local-tsa"},
+        "uri": f"{url}/api/v1/timestamp",
+        "certChain": {
+            "certificates": [
+                {"rawBytes": _b64(keys.v2.tsa_cert.public_bytes(der))},
+                {"rawBytes": _b64(keys.root_cert.public_bytes(der))},
+            ]
+        },
+        "validFor": _valid_for(keys),
+    }
+
+
 def _log(keys: KeyStore, public_key: Any, url: str) -> dict[str, Any]:
     return {
         "baseUrl": url,
@@ -52,14 +72,18 @@ def _log(keys: KeyStore, public_key: Any, url: str) -> dict[str, Any]:
     }
 
 
-def trusted_root(keys: KeyStore, url: str) -> dict[str, Any]:
-    """The TrustedRoot: the Rekor and CT keys and the CA chain (intermediate, root)."""
+def trusted_root(keys: KeyStore, url: str, *, rekor_v2: bool = False) -> dict[str, Any]:
+    """The TrustedRoot: the Rekor and CT keys and the CA chain (intermediate, root); with
+    ``rekor_v2``, also the v2 log's key and the timestamp authority."""
     from cryptography.hazmat.primitives import serialization
 
     der = serialization.Encoding.DER
     return {
         "mediaType": TRUSTED_ROOT,
-        "tlogs": [_log(keys, keys.rekor_key.public_key(), url)],
+        "tlogs": [
+            _log(keys, keys.rekor_key.public_key(), url),
+            *([_log(keys, keys.v2.rekor_key.public_key(), url)] if rekor_v2 else []),
+        ],
         "certificateAuthorities": [
             {
                 "subject": {"organization": keys.organization, "commonName": INTERMEDIATE_CN},
@@ -74,21 +98,24 @@ def trusted_root(keys: KeyStore, url: str) -> dict[str, Any]:
             }
         ],
         "ctlogs": [_log(keys, keys.ct_key.public_key(), url)],
-        "timestampAuthorities": [],
+        "timestampAuthorities": [_tsa(keys, url)] if rekor_v2 else [],
     }
 
 
-def signing_config(keys: KeyStore, url: str, *, issuer: bool = True) -> dict[str, Any]:
-    """The SigningConfig v0.2: this instance's CA, OIDC issuer and Rekor v1 log.
+def signing_config(
+    keys: KeyStore, url: str, *, issuer: bool = True, rekor_v2: bool = False
+) -> dict[str, Any]:
+    """The SigningConfig v0.2: this instance's CA, OIDC issuer and Rekor log (v1, or v2
+    with the timestamp authority).
 
     ``issuer=False`` (a private instance, which runs no issuer of its own)
     lists no OIDC URL: signers bring a token from the issuers it trusts.
     """
 
-    def service() -> dict[str, Any]:
+    def service(version: int = 1, path: str = "") -> dict[str, Any]:
         return {
-            "url": url,
-            "majorApiVersion": 1,
+            "url": url + path,
+            "majorApiVersion": version,
             "validFor": _valid_for(keys),
             "operator": OPERATOR,
         }
@@ -97,21 +124,24 @@ def signing_config(keys: KeyStore, url: str, *, issuer: bool = True) -> dict[str
         "mediaType": SIGNING_CONFIG,
         "caUrls": [service()],
         "oidcUrls": [service()] if issuer else [],
-        "rekorTlogUrls": [service()],
+        "rekorTlogUrls": [service(2)] if rekor_v2 else [service()],
         "rekorTlogConfig": {"selector": "ANY"},
-        "tsaUrls": [],
+        "tsaUrls": [service(1, "/api/v1/timestamp")] if rekor_v2 else [],
         "tsaConfig": {"selector": "ANY"},
     }
 
 
-def client_trust_config(keys: KeyStore, url: str, *, issuer: bool = True) -> dict[str, Any]:
+def client_trust_config(
+    keys: KeyStore, url: str, *, issuer: bool = True, rekor_v2: bool = False
+) -> dict[str, Any]:
     """The ClientTrustConfig for ``sigstore --trust-config`` / ``ClientTrustConfig.from_json``.
 
-    ``issuer`` says whether the instance runs its own OIDC issuer (development).
+    ``issuer`` says whether the instance runs its own OIDC issuer (development);
+    ``rekor_v2`` whether it runs the v2 log and timestamp authority.
     """
     url = url.rstrip("/")
     return {
         "mediaType": CLIENT_TRUST_CONFIG,
-        "trustedRoot": trusted_root(keys, url),
-        "signingConfig": signing_config(keys, url, issuer=issuer),
+        "trustedRoot": trusted_root(keys, url, rekor_v2=rekor_v2),
+        "signingConfig": signing_config(keys, url, issuer=issuer, rekor_v2=rekor_v2),
     }

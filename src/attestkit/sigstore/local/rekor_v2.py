@@ -1,0 +1,125 @@
+"""Admission of Rekor v2 entries (``POST /api/v2/log/entries``) and their responses.
+
+A Rekor v2 log (rekor-tiles' ``api/proto/rekor/v2``) takes a
+``CreateEntryRequest`` with a ``hashedRekordRequestV002``: a digest, a signature
+over it and the verifier (an X.509 certificate with its key details).  The
+signature must verify (ECDSA over the prehashed digest), and the log stores the
+canonical ``Entry`` (``kind`` hashedrekord, ``apiVersion`` 0.0.2), RFC 8785 JSON
+here.  As in Rekor, the certificate chain is not validated.  The answer is the
+integrated ``TransparencyLogEntry`` (protobuf-JSON): no integrated time and no
+signed entry timestamp (a v2 entry's time comes from RFC 3161 timestamps), an
+inclusion proof with its signed checkpoint.
+
+DSSE envelopes go to a Rekor v2 log as this same kind, with the digest of the
+envelope's PAE (sigstore-python 4.5.1's ``RekorV2Client._build_dsse_request``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import TYPE_CHECKING, Any, Final
+
+import rfc8785
+
+from attestkit.sigstore.local.rekor import AdmissionError
+
+if TYPE_CHECKING:
+    from attestkit.sigstore.local.log import LogEntry, TransparencyLog
+
+__all__ = ["admit_v2", "entry_response_v2"]
+
+#: Key details this log accepts, with the digest algorithm and size they imply.
+_DETAILS: Final = {"PKIX_ECDSA_P256_SHA_256": ("SHA2_256", 32)}
+
+
+def _b64(value: object, what: str) -> bytes:
+    if not isinstance(value, str) or not value:
+        raise AdmissionError(f"{what} must be a non-empty base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise AdmissionError(f"{what} is not valid base64") from None
+
+
+def _object(value: object, what: str, keys: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise AdmissionError(f"{what} must be an object")
+    unknown = set(value) - keys
+    if unknown:
+        raise AdmissionError(f"{what}: unknown field {sorted(unknown)[0]!r}")
+    return value
+
+
+def admit_v2(request: object) -> bytes:
+    """Check a ``CreateEntryRequest``; return the canonical ``Entry`` body it logs."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    top = _object(request, "request", {"hashedRekordRequestV002", "dsseRequestV002"})
+    if "hashedRekordRequestV002" not in top:
+        raise AdmissionError("request: only hashedRekordRequestV002 entries are accepted")
+    spec = _object(top["hashedRekordRequestV002"], "hashedRekordRequestV002",
+                   {"digest", "signature"})  # fmt: skip
+    digest = _b64(spec.get("digest"), "digest")
+    signature = _object(spec.get("signature"), "signature", {"content", "verifier"})
+    content = _b64(signature.get("content"), "signature.content")
+    verifier = _object(signature.get("verifier"), "signature.verifier",
+                       {"x509Certificate", "keyDetails", "publicKey"})  # fmt: skip
+    details = verifier.get("keyDetails")
+    if details not in _DETAILS:
+        raise AdmissionError(f"signature.verifier.keyDetails {details!r} is not supported")
+    algorithm, size = _DETAILS[details]
+    if len(digest) != size:
+        raise AdmissionError(f"digest must be {size} bytes for {details}")
+    raw = _object(verifier.get("x509Certificate"), "signature.verifier.x509Certificate",
+                  {"rawBytes"})  # fmt: skip
+    der = _b64(raw.get("rawBytes"), "signature.verifier.x509Certificate.rawBytes")
+    try:
+        key = x509.load_der_x509_certificate(der).public_key()
+    except ValueError as exc:
+        raise AdmissionError(f"the verifier is not an X.509 certificate: {exc}") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise AdmissionError(f"the certificate's key does not match {details}")
+    try:
+        key.verify(content, digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+    except InvalidSignature:
+        raise AdmissionError("the signature does not verify over the digest") from None
+    entry: dict[str, Any] = {
+        "apiVersion": "0.0.2",
+        "kind": "hashedrekord",
+        "spec": {
+            "hashedRekordV002": {
+                "data": {"algorithm": algorithm, "digest": base64.b64encode(digest).decode()},
+                "signature": {
+                    "content": base64.b64encode(content).decode(),
+                    "verifier": {
+                        "keyDetails": details,
+                        "x509Certificate": {"rawBytes": base64.b64encode(der).decode()},
+                    },
+                },
+            }
+        },
+    }
+    return bytes(rfc8785.dumps(entry))
+
+
+def entry_response_v2(log: TransparencyLog, entry: LogEntry) -> dict[str, Any]:
+    """The ``TransparencyLogEntry`` for an entry of the v2 log, proved at the current size."""
+    size = log.size()
+    hashes, root = log.inclusion_proof(entry.index, size)
+    return {
+        "logIndex": str(entry.index),
+        "logId": {"keyId": base64.b64encode(log.log_id).decode()},
+        "kindVersion": {"kind": "hashedrekord", "version": "0.0.2"},
+        "inclusionProof": {
+            "logIndex": str(entry.index),
+            "rootHash": base64.b64encode(root).decode(),
+            "treeSize": str(size),
+            "hashes": [base64.b64encode(h).decode() for h in hashes],
+            "checkpoint": {"envelope": log.checkpoint(size)},
+        },
+        "canonicalizedBody": base64.b64encode(entry.body).decode(),
+    }
