@@ -52,6 +52,7 @@ COMMANDS = (
     "sign",
     "upload",
     "publish",
+    "monitor",
     "serve",
     "sigstore",
     "index",

@@ -136,6 +136,8 @@ class TrustedKey:
     hash_algorithm: HashAlgorithm | None
     #: The log's ``baseUrl`` in the trusted root (where its entries can be looked up).
     base_url: str = ""
+    #: The log's ``logId`` in the trusted root; for a Rekor v2 log it is not :attr:`key_id`.
+    log_id: bytes = b""
 
     def verify(self, signature: bytes, data: bytes) -> None:
         """Verify ``signature`` over ``data``; raise ``cryptography``'s ``InvalidSignature``.
@@ -425,6 +427,10 @@ def _keyring(logs: list[Any], what: str, now: datetime) -> tuple[dict[bytes, Tru
             if key == "logId" or obj.get(key) is not None:
                 ids = _fields(obj[key], f"{lw}.{key}", {"keyId"}, required={"keyId"})
                 b64decode(ids["keyId"], what=f"{lw}.{key}.keyId")
+        log_id = b64decode(
+            _fields(obj["logId"], f"{lw}.logId", {"keyId"}, required={"keyId"})["keyId"],
+            what=f"{lw}.logId.keyId",
+        )
         if obj.get("operator") is not None:
             _string(obj["operator"], f"{lw}.operator")
         pk = _fields(
@@ -448,7 +454,7 @@ def _keyring(logs: list[Any], what: str, now: datetime) -> tuple[dict[bytes, Tru
         candidates += 1
         trusted = _load_key(raw, details)
         if trusted is not None:
-            keyring[trusted.key_id] = replace(trusted, base_url=obj["baseUrl"])
+            keyring[trusted.key_id] = replace(trusted, base_url=obj["baseUrl"], log_id=log_id)
     return keyring, candidates
 
 

@@ -624,6 +624,21 @@ class TransparencyLog:
             signed_entry_timestamp=set_signature,
         )
 
+    def bodies(self, start: int, count: int) -> list[bytes]:
+        """The bodies of entries ``[start, start + count)`` (one range read), in order."""
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT log_index, body FROM entries WHERE log_index >= ? AND log_index < ?"
+                " ORDER BY log_index",
+                (start, start + count),
+            )
+            .fetchall()
+        )
+        if [r[0] for r in rows] != list(range(start, start + len(rows))):
+            raise LogCorruptError(f"{self.path}: entries from {start} are not contiguous")
+        return [bytes(r[1]) for r in rows]
+
     def find_leaf_hash(self, h: bytes) -> LogEntry | None:
         """The entry whose RFC 6962 leaf hash is ``h``, or ``None``."""
         row = (

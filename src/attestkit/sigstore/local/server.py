@@ -479,6 +479,38 @@ def create_app(instance: LocalSigstore) -> Starlette:
             return _error(400, str(exc))
         return Response(reply, media_type=REPLY_TYPE)
 
+    def _tiles(which: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        from attestkit.sigstore.local.tiles import entry_bundle, parse_tile_path
+
+        async def checkpoint(request: Request) -> Response:
+            if which() is None:
+                return _error(404, "this instance runs no Rekor v2 log (see --rekor-v2)")
+            text = await run_in_threadpool(which().checkpoint)
+            return PlainTextResponse(text, headers={"Cache-Control": "no-store"})
+
+        async def bundle(request: Request) -> Response:
+            log_ = which()
+            if log_ is None:
+                return _error(404, "this instance runs no Rekor v2 log (see --rekor-v2)")
+            try:
+                index, width = parse_tile_path(request.path_params["path"])
+            except ValueError as exc:
+                return _error(404, str(exc))
+            data = await run_in_threadpool(entry_bundle, log_, index, width)
+            if data is None:
+                return _error(404, "no such tile yet")
+            # A tile never changes once it exists (c2sp.org/tlog-tiles).
+            return Response(
+                data,
+                media_type="application/octet-stream",
+                headers={"Cache-Control": "max-age=31536000, immutable"},
+            )
+
+        return checkpoint, bundle
+
+    v1_checkpoint, v1_bundle = _tiles(lambda: log)
+    v2_checkpoint, v2_bundle = _tiles(lambda: instance.log_v2)
+
     async def log_info(request: Request) -> Response:
         def work() -> dict[str, Any]:
             size = log.size()
@@ -595,6 +627,10 @@ def create_app(instance: LocalSigstore) -> Starlette:
         Route("/api/v1/log/entries/{uuid}", get_entry),
         Route("/api/v1/log", log_info),
         Route("/api/v2/log/entries", create_entry_v2, methods=["POST"]),
+        Route("/api/v1/tiles/checkpoint", v1_checkpoint),
+        Route("/api/v1/tiles/tile/entries/{path:path}", v1_bundle),
+        Route("/checkpoint", v2_checkpoint),
+        Route("/tile/entries/{path:path}", v2_bundle),
         Route("/api/v1/timestamp", timestamp, methods=["POST"]),
         Route("/api/v1/log/publicKey", public_key),
         Route("/api/v1/log/proof", proof),

@@ -21,7 +21,13 @@ def keyring_verify(
     to the next candidate; any other failure rejects at once, as in sigstore.
     """
     key = keyring.get(key_id)
-    candidates = [key] if key is not None else list(keyring.values())
+    # Every key when none is named so (sigstore); the one whose trusted-root logId it is
+    # first (a Rekor v2 log's id is not its key's hash), which changes only the order.
+    candidates = (
+        [key]
+        if key is not None
+        else sorted(keyring.values(), key=lambda candidate: candidate.log_id != key_id)
+    )
     for candidate in candidates:
         try:
             candidate.verify(signature, data)
