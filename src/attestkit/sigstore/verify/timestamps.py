@@ -6,26 +6,28 @@ timestamp authority (TSA) that the trusted root lists with its certificate chain
 and validity period.  The checks are sigstore-python 4.5.1's
 (``verify/verifier.py``, ``_verify_signed_timestamp`` and
 ``_verify_timestamp_authority``): at most 32 timestamps, no duplicates, each
-verified with ``rfc3161-client`` (the CMS signature, the TSA certificate chained
-to the TSA's root, the message imprint over the signature) against each TSA in
-turn; a timestamp counts if one TSA verifies it and its ``genTime`` lies in that
-TSA's validity period.  A timestamp no TSA verifies is not counted (it is not an
-error by itself: the caller needs enough verified times).
+verified (the CMS signature, the TSA certificate chained to the TSA's root, the
+message imprint over the signature; :mod:`.rfc3161`, checked against
+rfc3161-client's verdicts) against each TSA in turn; a timestamp counts if one
+TSA verifies it and its ``genTime`` lies in that TSA's validity period.  A
+timestamp no TSA verifies is not counted (it is not an error by itself: the caller
+needs enough verified times).
 
-Why a library: parsing CMS ``SignedData`` and ``TSTInfo`` and checking the
-ESS signing-certificate attribute is what rfc3161-client (by Trail of Bits,
-sigstore-python's own dependency, Rust-backed) does; it is imported only when an
-attestation carries timestamps.
+The checks are rfc3161-client's (sigstore-python's own dependency), done with
+``cryptography`` directly for speed (see :mod:`.rfc3161` for why).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Final
+from datetime import datetime
+from typing import TYPE_CHECKING, Final
 
 from attestkit.errors import VerificationError
 from attestkit.sigstore.trust import TimestampAuthority, TrustRoot
+
+if TYPE_CHECKING:
+    from attestkit.sigstore.verify.rfc3161 import TimestampToken
 
 __all__ = ["MAX_TIMESTAMPS", "verified_timestamp_times"]
 
@@ -52,16 +54,18 @@ def verified_timestamp_times(
         raise VerificationError(f"too many signed timestamp: {len(timestamps)} > {MAX_TIMESTAMPS}")
     if len(set(timestamps)) != len(timestamps):
         raise VerificationError("duplicate timestamp found")
-    from rfc3161_client import decode_timestamp_response
+    from attestkit.sigstore.verify.rfc3161 import parse_response
 
     times: list[datetime] = []
     for i, raw in enumerate(timestamps):
         try:
-            response = decode_timestamp_response(raw)
-        except ValueError as exc:
+            token = parse_response(raw)
+        except VerificationError as exc:
+            if "GRANTED" in str(exc):
+                continue  # a refusal from the authority is no time, and no error
             raise VerificationError(f"RFC 3161 timestamp {i} cannot be decoded: {exc}") from None
         for authority in trust_root.timestamp_authorities:
-            time = _verified_by(authority, response, signature)
+            time = _verified_by(authority, token, signature)
             if time is not None:
                 times.append(time)
                 break
@@ -69,26 +73,17 @@ def verified_timestamp_times(
 
 
 def _verified_by(
-    authority: TimestampAuthority, response: object, signature: bytes
+    authority: TimestampAuthority, token: TimestampToken, signature: bytes
 ) -> datetime | None:
-    """``genTime`` if ``authority`` signed ``response`` over ``signature`` within its validity."""
-    from rfc3161_client import VerificationError as TimestampError
-    from rfc3161_client import VerifierBuilder
+    """``genTime`` if ``authority`` signed ``token`` over ``signature`` within its validity."""
+    from attestkit.sigstore.verify.rfc3161 import verify_token
 
-    certificates = authority.certificates
-    if len(certificates) < 2:  # a signing certificate and a root at least, as sigstore wants
+    if len(authority.certificates) < 2:  # a signing certificate and a root, as sigstore wants
         return None
-    builder = VerifierBuilder().tsa_certificate(certificates[0])
-    builder = builder.add_root_certificate(certificates[-1])
-    for intermediate in certificates[1:-1]:
-        builder = builder.add_intermediate_certificate(intermediate)
     try:
-        builder.build().verify_message(response, signature)  # type: ignore[arg-type]
-    except TimestampError:
+        gen_time = verify_token(token, signature, authority.certificates)
+    except VerificationError:
         return None
-    gen_time: datetime = response.tst_info.gen_time  # type: ignore[attr-defined]
-    if gen_time.tzinfo is None:
-        gen_time = gen_time.replace(tzinfo=UTC)
     if gen_time < authority.valid_from:
         return None
     if authority.valid_until is not None and gen_time >= authority.valid_until:
