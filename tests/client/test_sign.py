@@ -243,12 +243,16 @@ def test_unreachable_service_writes_nothing(
     )
 
 
-def test_trust_config_without_v1_log_is_refused(local_sigstore, tmp_path: Path) -> None:
+def test_a_v2_only_trust_config_needs_a_timestamp_authority(local_sigstore, tmp_path: Path) -> None:
     config = json.loads(local_sigstore.trust_config_path.read_text())
     config["signingConfig"]["rekorTlogUrls"][0]["majorApiVersion"] = 2
     path = tmp_path / "tc.json"
     path.write_text(json.dumps(config))
-    with pytest.raises(InputError, match="no valid Rekor v1 log"):
+    with pytest.raises(InputError, match="lists no valid timestamp authority"):
+        SigningServices.from_file(str(path))
+    config["signingConfig"]["rekorTlogUrls"] = []
+    path.write_text(json.dumps(config))
+    with pytest.raises(InputError, match=r"no valid Rekor \(v1 or v2\) log"):
         SigningServices.from_file(str(path))
     with pytest.raises(InputError, match="not a ClientTrustConfig"):
         SigningServices.from_trust_config(json.dumps(config["trustedRoot"]), source="root.json")
