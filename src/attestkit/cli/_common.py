@@ -52,7 +52,12 @@ def verifier_from_args(args: argparse.Namespace) -> Verifier:
         root = TrustRoot.staging()
     else:
         root = TrustRoot.production()
-    return Verifier(root, backend=args.backend, strict_names=args.strict_names)
+    return Verifier(
+        root,
+        backend=args.backend,
+        strict_names=args.strict_names,
+        time_threshold=getattr(args, "time_threshold", 1),
+    )
 
 
 def policy_from_args(args: argparse.Namespace, *, required: bool = True) -> Policy | None:

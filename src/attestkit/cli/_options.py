@@ -74,6 +74,17 @@ def add_signing_instance(parser: argparse.ArgumentParser, *, local_help: str) ->
     )
 
 
+def _positive(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def add_trust(parser: argparse.ArgumentParser) -> None:
     """Which trust root verifies: public (default), ``--staging`` or ``--trust-config``."""
     group = parser.add_argument_group("Sigstore instance (trust root)")
@@ -90,6 +101,14 @@ def add_trust(parser: argparse.ArgumentParser) -> None:
         "--offline",
         action="store_true",
         help="accepted for compatibility: attestkit always verifies offline",
+    )
+    group.add_argument(
+        "--time-threshold",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="verified signing times required: RFC 3161 timestamps and a Rekor v1 entry's"
+        " integrated time (default 1, as sigstore's client spec)",
     )
     group.add_argument(
         "--backend",

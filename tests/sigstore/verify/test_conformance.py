@@ -92,3 +92,14 @@ def test_sigstore_python_refuses_what_attestkit_verifies_for_intoto(
 ) -> None:
     theirs = cli(*_args("intoto-with-custom-trust-root"), "--backend", "sigstore")
     assert theirs.code == 1 and "intoto" in theirs.out
+
+
+def test_the_time_threshold_counts_verified_times(cli: Callable[..., Result]) -> None:
+    # A SET-bound integrated time and a trusted timestamp: two verified times.
+    assert cli(*_args("intoto-with-custom-trust-root"), "--time-threshold", "2").code == 0
+    three = cli(*_args("intoto-with-custom-trust-root"), "--time-threshold", "3")
+    assert three.code == 1 and "not enough sources of verified time" in three.out
+    # A Rekor v2 entry has only its timestamp.
+    two = cli(*_args("rekor2-dsse-happy-path"), "--time-threshold", "2")
+    assert two.code == 1 and "1 of 1 timestamps verified" in two.out
+    assert cli(*_args("rekor2-dsse-happy-path"), "--time-threshold", "0").code == 2

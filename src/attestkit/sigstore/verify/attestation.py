@@ -132,8 +132,12 @@ class Verifier:
         strict_names: bool = False,
         pypi_compatible: bool = False,
         timestamps: bool | None = None,
+        time_threshold: int = 1,
     ) -> None:
         self.trust_root = trust_root
+        #: Verified times needed (timestamps and Rekor v1's integrated time; sigstore's
+        #: client spec: 1 by default).
+        self.time_threshold = time_threshold
         #: Decoded claims per certificate (DER): a release shares one certificate.
         self._claims: dict[bytes, CertificateClaims] = {}
         self.backend: Backend = backend
@@ -207,6 +211,7 @@ class Verifier:
                     check_identity,
                     certificate=cert,
                     timestamps=vm.timestamps if self.timestamps else (),
+                    time_threshold=self.time_threshold,
                 )
             except VerificationError as exc:
                 raise _diagnose(exc, entry, attestation) from None

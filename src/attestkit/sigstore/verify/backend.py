@@ -109,8 +109,12 @@ def verify_dsse_with_sigstore(
     *,
     certificate: x509.Certificate | None = None,
     timestamps: Sequence[bytes] = (),
+    time_threshold: int = 1,
 ) -> VerifiedSignature:
     """Verify like :func:`attestkit.sigstore.verify.engine.verify_dsse`, using sigstore-python.
+
+    sigstore-python's time threshold is fixed at 1 (``VERIFIED_TIME_THRESHOLD``);
+    another ``time_threshold`` is refused rather than silently ignored.
 
     ``timestamps`` (RFC 3161 responses, DER) go into the bundle; without an
     integrated time (a Rekor v2 entry) the result's time is the earliest
@@ -123,6 +127,12 @@ def verify_dsse_with_sigstore(
     """
     del certificate
     from attestkit.errors import require_sigstore
+
+    if time_threshold != 1:
+        raise VerificationError(
+            "sigstore-python's verifier needs exactly one verified time; --time-threshold"
+            " works with attestkit's engine"
+        )
 
     require_sigstore("--backend sigstore")
     try:

@@ -87,6 +87,7 @@ def verify_bundle(
         lambda _: identity.check(claims),
         certificate=certificate,
         timestamps=material.timestamps,
+        time_threshold=verifier.time_threshold,
     )
     subject = _subject_for(attestation.envelope.statement, artifact_sha256.lower())
     return BundleVerdict(
