@@ -20,7 +20,7 @@ from attestkit.cli._common import duration, fail_usage, policy_from_args, say
 from attestkit.cli._options import EXIT_FAILED, EXIT_OK, Subparsers, add_identity, add_verbose
 
 if TYPE_CHECKING:
-    from attestkit.client.monitor import Finding, Monitor
+    from attestkit.client.monitor import Finding, Monitor, WatchedIdentity
 
 EXIT_UNREACHABLE = 3
 PYPI_SIMPLE = "https://pypi.org/simple/"
@@ -49,7 +49,6 @@ def _monitor(args: argparse.Namespace) -> Monitor:
         Monitor,
         RekorV1Log,
         TileLog,
-        WatchedIdentity,
         published_leaves,
     )
     from attestkit.errors import InputError
@@ -57,8 +56,7 @@ def _monitor(args: argparse.Namespace) -> Monitor:
 
     if not args.log and not args.rekor_v1:
         fail_usage("give at least one log: --log URL (tiles) or --rekor-v1 URL")
-    policy = policy_from_args(args)
-    assert policy is not None
+    identities = _watched(args)
     try:
         if args.trust_config:
             root = TrustRoot.from_file(args.trust_config)
@@ -66,8 +64,6 @@ def _monitor(args: argparse.Namespace) -> Monitor:
             root = TrustRoot.staging() if args.staging else TrustRoot.production()
     except InputError as exc:
         fail_usage(str(exc))
-    needle = (args.repository.rstrip("/") + "/") if args.repository else (args.identity or "")
-    identity = WatchedIdentity(policy, needle.encode(), tuple(args.project))
     session = requests.Session()
     logs: list[Any] = [TileLog(url, url, root, session) for url in args.log]
     logs += [RekorV1Log(url, url, root, session) for url in args.rekor_v1]
@@ -77,13 +73,59 @@ def _monitor(args: argparse.Namespace) -> Monitor:
 
     return Monitor(
         logs,
-        [identity],
+        identities,
         Path(args.state),
         indexes=args.index or [PYPI_SIMPLE],
         grace=args.grace,
         report_path=Path(args.report) if args.report else None,
         published=published,
     )
+
+
+#: The keys of a ``[[identity]]`` table of a ``--watch`` file (the identity flags' names).
+_WATCH_KEYS = {
+    "repository", "workflow", "environment", "ref", "identity", "issuer",
+    "gcp_service_account", "circleci_project_id", "circleci_pipeline_definition_id",
+    "circleci_vcs_origin", "circleci_vcs_ref", "projects",
+}  # fmt: skip
+
+
+def _watched(args: argparse.Namespace) -> list[WatchedIdentity]:
+    """The identities of ``--watch FILE`` and of the identity flags (at least one)."""
+    from attestkit.client.monitor import WatchedIdentity
+
+    tables: list[dict[str, Any]] = []
+    if args.watch:
+        import tomllib
+
+        try:
+            with Path(args.watch).open("rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            fail_usage(f"{args.watch}: {exc}")
+        tables = data.get("identity", [])
+        if not isinstance(tables, list) or not tables or set(data) - {"identity"}:
+            fail_usage(f"{args.watch}: want one or more [[identity]] tables and nothing else")
+        for i, table in enumerate(tables):
+            unknown = sorted(set(table) - _WATCH_KEYS) if isinstance(table, dict) else ["?"]
+            if unknown:
+                fail_usage(f"{args.watch}: identity[{i}]: unknown key {unknown[0]!r}")
+    flags = {key: getattr(args, key) for key in _WATCH_KEYS - {"projects"}}
+    if any(flags.values()):
+        tables.append({**flags, "projects": args.project})
+    if not tables:
+        fail_usage("name the identity to watch (--repository ... or --identity/--issuer)"
+                   " or give --watch FILE")  # fmt: skip
+    out = []
+    for table in tables:
+        fields = {key: table.get(key) for key in _WATCH_KEYS - {"projects"}}
+        policy = policy_from_args(argparse.Namespace(**fields))
+        assert policy is not None
+        repository, identity = fields["repository"], fields["identity"]
+        needle = (repository.rstrip("/") + "/") if repository else (identity or "")
+        projects = table.get("projects") or []
+        out.append(WatchedIdentity(policy, needle.encode(), tuple(map(str, projects))))
+    return out
 
 
 def _emit(args: argparse.Namespace, finding: Finding) -> None:
@@ -139,6 +181,11 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
         help="a ClientTrustConfig or TrustedRoot file (default: public Sigstore)",
     )  # fmt: skip
     add_identity(p)
+    p.add_argument(
+        "--watch", metavar="FILE",
+        help="a TOML file of [[identity]] tables (the identity flags' names, with"
+        " underscores, and projects = [...]) to watch several identities",
+    )  # fmt: skip
     p.add_argument(
         "--project", action="append", default=[], metavar="NAME",
         help="a project the identity publishes (repeatable)",

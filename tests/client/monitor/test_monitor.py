@@ -90,6 +90,27 @@ def test_an_unpublished_signature_is_reported_once_and_a_published_one_is_not(
         assert again.returncode == 0 and again.stdout == ""  # reported once
         lines = (tmp_path / "report.jsonl").read_text().splitlines()
         assert [json.loads(line)["index"] for line in lines] == [stray_entry.log_index]
+        # Several identities from a --watch file: both strays, each under its identity.
+        watch = tmp_path / "watch.toml"
+        watch.write_text(
+            '[[identity]]\nrepository = "https://github.com/octo/demo"\n'
+            'workflow = "release.yml"\nprojects = ["demo-pkg"]\n'
+            '[[identity]]\nrepository = "https://github.com/octo/other"\n'
+            'projects = ["other-pkg"]\n'
+        )
+        both = _monitor(
+            "--state", str(tmp_path / "state2.json"), "--watch", str(watch), "--grace", "0",
+            "--log", f"{served.url}/api/v1/tiles", "--trust-config", str(trust),
+            "--index", f"{served.url}/simple/", "--json",
+        )  # fmt: skip
+        assert both.returncode == 1, both.stderr
+        found = sorted(json.loads(line)["identity"] for line in both.stdout.splitlines())
+        assert len(found) == 2 and "octo/demo" in found[0] and "octo/other" in found[1]
+        watch.write_text('[[identity]]\nrepo = "x"\n')
+        bad = _monitor("--state", str(tmp_path / "s3.json"), "--watch", str(watch),
+                       "--log", served.url)  # fmt: skip
+        assert bad.returncode == 2 and "unknown key 'repo'" in bad.stderr
+        assert bad.stderr.count("\n") == 1
     finally:
         served.stop()
 
