@@ -13,10 +13,12 @@ import base64
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 import rfc3161_client
+from cryptography.hazmat.primitives import serialization
 
 from attestkit.sigstore.local.keys import KeyStore
 from attestkit.sigstore.local.rekor import AdmissionError
@@ -171,8 +173,10 @@ def test_rekor_v2_admission_checks_the_signature(tmp_path: Path) -> None:
         admit_v2(request(signature=signature[:-1] + bytes([signature[-1] ^ 1])))
     with pytest.raises(AdmissionError, match="not supported"):
         admit_v2(request(details="PKIX_ED25519"))
-    with pytest.raises(AdmissionError, match="only hashedRekordRequestV002"):
+    with pytest.raises(AdmissionError, match="envelope must be an object"):
         admit_v2({"dsseRequestV002": {}})
+    with pytest.raises(AdmissionError, match="give one of"):
+        admit_v2({})
     with pytest.raises(AdmissionError, match="unknown field"):
         admit_v2({"other": 1})
 
@@ -196,3 +200,54 @@ def test_signing_config_selection() -> None:
     config = dict(staging.signing_config, tsaUrls=[])
     with pytest.raises(InputError, match="no valid timestamp authority"):
         SigningServices._from_signing_config("x", config, staging.trust_root, 2)
+
+
+def test_a_dsse_v002_entry_verifies(tmp_path: Path) -> None:
+    """Rekor v2's own DSSE kind: logged by the local v2 log, verified by the engine."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from attestkit.core.constants import INTOTO_PAYLOAD_TYPE
+    from attestkit.core.log_entry import LogEntry
+    from attestkit.errors import VerificationError
+    from attestkit.sigstore.http import HttpClient
+    from attestkit.sigstore.services import SigningServices
+    from attestkit.sigstore.signer import SigningSession
+    from attestkit.sigstore.tsa import request_timestamp
+    from attestkit.sigstore.verify.engine import pae, verify_dsse
+
+    served = Served(tmp_path / "data", "--rekor-v2")
+    try:
+        services = SigningServices.from_local(served.url)
+        assert services.rekor_version == 2 and services.tsa_url
+        token = served.ak("sigstore", "token", "--data-dir", str(served.data_dir / "sigstore"), *GH)
+        session = SigningSession(services, token)
+        cert = session.certificate()
+        key = session._key
+        assert key is not None
+        der = cert.public_bytes(serialization.Encoding.DER)
+        payload = json.dumps({"_type": "https://in-toto.io/Statement/v1", "subject": []}).encode()
+        signature = key.sign(pae(INTOTO_PAYLOAD_TYPE, payload), ec.ECDSA(hashes.SHA256()))
+        request: dict[str, Any] = {"dsseRequestV002": {
+            "envelope": {"payload": base64.b64encode(payload).decode(),
+                         "payloadType": INTOTO_PAYLOAD_TYPE,
+                         "signatures": [{"sig": base64.b64encode(signature).decode()}]},
+            "verifiers": [{"x509Certificate": {"rawBytes": base64.b64encode(der).decode()},
+                           "keyDetails": "PKIX_ECDSA_P256_SHA_256"}],
+        }}  # fmt: skip
+        r = requests.post(f"{served.url}/api/v2/log/entries", json=request, timeout=30)
+        assert r.status_code == 201, r.text
+        entry = LogEntry.from_dict(r.json())
+        assert (entry.kind, entry.kind_version) == ("dsse", "0.0.2")
+        http = HttpClient([services.tsa_url], timeout=30, connections=1)
+        stamp = request_timestamp(http, services.tsa_url, signature, "test")
+        root = services.trust_root
+        verified = verify_dsse(root, der, entry, payload, INTOTO_PAYLOAD_TYPE, signature,
+                               lambda c: None, timestamps=[stamp])  # fmt: skip
+        assert verified.entry is entry
+        other = payload.replace(b"[]", b"[{}]")
+        with pytest.raises(VerificationError, match="DSSE: invalid signature"):
+            verify_dsse(root, der, entry, other, INTOTO_PAYLOAD_TYPE, signature,
+                        lambda c: None, timestamps=[stamp])  # fmt: skip
+    finally:
+        served.stop()

@@ -350,7 +350,7 @@ def _entry_mutations(case: Case) -> list[tuple[str, Callable[[dict[str, Any]], A
         (
             "version-0.0.2",
             lambda d: d["kindVersion"].__setitem__("version", "0.0.2"),
-            "Unsupported DSSE log entry type: dsse/0.0.2",
+            "an integrated time with an inclusion promise is a Rekor v1 entry's",
         ),
         (
             "version-0.0.3",
@@ -1264,7 +1264,11 @@ FORGED: list[tuple[str, Callable[[Forge], dict[str, Any]], str | None]] = [
         "Unsupported DSSE log entry type: hashedrekord/0.0.1",
     ),
     ("kind-intoto", lambda f: {"kind": "intoto"}, "Unsupported DSSE log entry type: intoto/0.0.1"),
-    ("dsse-0.0.2", lambda f: {"version": "0.0.2"}, "Unsupported DSSE log entry type: dsse/0.0.2"),
+    (
+        "dsse-0.0.2",
+        lambda f: {"version": "0.0.2"},
+        "an integrated time with an inclusion promise is a Rekor v1 entry's",
+    ),
     # certificate profile and SCT
     (
         "leaf-no-sct",

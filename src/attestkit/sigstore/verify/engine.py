@@ -5,7 +5,8 @@ over an in-toto statement, a Fulcio certificate, a transparency log entry and
 optional RFC 3161 timestamps) against a
 :class:`~attestkit.sigstore.trust.TrustRoot`, entirely offline.  Log entries:
 Rekor v1 ``dsse`` 0.0.1 and ``intoto`` 0.0.2, and Rekor v2 ``hashedrekord``
-0.0.2 (a DSSE envelope as Rekor v2 logs it, timed by RFC 3161 timestamps).
+0.0.2 (a DSSE envelope as sigstore-python logs it there) and ``dsse`` 0.0.2, timed
+by RFC 3161 timestamps.
 
 Why it is hand-written: importing sigstore-python costs ~225 ms, and the CLI
 must verify an attestation in well under 200 ms in total.  This module is built
@@ -76,7 +77,11 @@ from attestkit.sigstore.verify.dsse import (
     _verify_dsse_signature,
     pae,
 )
-from attestkit.sigstore.verify.entries import check_hashedrekord_v002_body, check_intoto_v002_body
+from attestkit.sigstore.verify.entries import (
+    check_dsse_v002_body,
+    check_hashedrekord_v002_body,
+    check_intoto_v002_body,
+)
 from attestkit.sigstore.verify.timestamps import verified_timestamp_times
 from attestkit.sigstore.verify.tlog import (
     _verify_log_entry,
@@ -120,7 +125,7 @@ def _unsupported_entry(kind: str, version: str) -> str:
     """Why a log entry of this kind and version cannot be verified, in plain words."""
     return (
         f"Unsupported DSSE log entry type: {kind}/{version} (a DSSE envelope is logged as dsse"
-        " 0.0.1 or intoto 0.0.2 by Rekor v1, or as hashedrekord 0.0.2 by Rekor v2)"
+        " 0.0.1 or intoto 0.0.2 by Rekor v1, or as hashedrekord or dsse 0.0.2 by Rekor v2)"
     )
 
 
@@ -239,6 +244,7 @@ def _dsse_v001(
 _BODY_CHECKS: Final[dict[tuple[str, str], Callable[..., None]]] = {
     ("dsse", "0.0.1"): _dsse_v001,
     ("hashedrekord", "0.0.2"): check_hashedrekord_v002_body,
+    ("dsse", "0.0.2"): check_dsse_v002_body,
     ("intoto", "0.0.2"): check_intoto_v002_body,
 }
 

@@ -9,6 +9,9 @@ Step (8) of the engine for the other kinds a DSSE envelope can be logged as:
   envelope's one signature, the verifier is the signing certificate with its key
   details.  The body is compared field for field with the one these materials
   determine, after a strict parse (protobuf-JSON, camelCase, nothing unknown).
+* ``dsse`` 0.0.2, Rekor v2's own DSSE kind (rekor-tiles' ``dsse.proto``): the
+  payload's SHA-256 and the envelope's signatures with their verifiers, compared
+  field for field in the same way.
 * ``intoto`` 0.0.2, how Rekor v1 logged in-toto envelopes before ``dsse``
   (rekor ``pkg/types/intoto/v0.0.2``): the payload hash must be the payload's
   SHA-256, the envelope's type and (when kept) payload must be the envelope's,
@@ -34,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from attestkit.errors import VerificationError
 from attestkit.sigstore.verify.dsse import _reject_constant, pae
 
-__all__ = ["check_hashedrekord_v002_body", "check_intoto_v002_body"]
+__all__ = ["check_dsse_v002_body", "check_hashedrekord_v002_body", "check_intoto_v002_body"]
 
 #: The signing key's ``keyDetails`` and the hash its PAE digest uses (sigstore's registry).
 _EC_DETAILS: Final = {
@@ -94,6 +97,45 @@ def check_hashedrekord_v002_body(
         raise VerificationError(_MISMATCH)
 
 
+def check_dsse_v002_body(
+    body: bytes, cert: x509.Certificate, payload_type: str, payload: bytes, signature: bytes
+) -> None:
+    """The ``dsse`` 0.0.2 body (rekor-tiles' ``DSSELogEntryV002``) records this payload's
+    SHA-256 and exactly the envelope's one signature by this certificate."""
+    del payload_type  # not recorded: it is covered by the signature over the PAE
+    key = cert.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in _EC_DETAILS:
+        raise VerificationError("unsupported signing key for a dsse 0.0.2 entry")
+    details = _EC_DETAILS[key.curve.name][0]
+    expected = {
+        "apiVersion": "0.0.2",
+        "kind": "dsse",
+        "spec": {
+            "dsseV002": {
+                "payloadHash": {
+                    "algorithm": "SHA2_256",
+                    "digest": base64.b64encode(hashlib.sha256(payload).digest()).decode(),
+                },
+                "signatures": [
+                    {
+                        "content": base64.b64encode(signature).decode(),
+                        "verifier": {
+                            "keyDetails": details,
+                            "x509Certificate": {
+                                "rawBytes": base64.b64encode(
+                                    cert.public_bytes(serialization.Encoding.DER)
+                                ).decode()
+                            },
+                        },
+                    }
+                ],
+            }
+        },
+    }
+    if _normalised(_json(body, "dsse")) != expected:
+        raise VerificationError(_MISMATCH)
+
+
 def _normalised(value: Any) -> Any:
     """Base64 values compared by their bytes, not their spelling (padding, line breaks)."""
     if isinstance(value, dict):
@@ -103,6 +145,8 @@ def _normalised(value: Any) -> Any:
             else _normalised(item)
             for key, item in value.items()
         }
+    if isinstance(value, list):
+        return [_normalised(item) for item in value]
     return value
 
 
