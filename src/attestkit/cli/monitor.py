@@ -79,6 +79,7 @@ def _monitor(args: argparse.Namespace) -> Monitor:
         grace=args.grace,
         report_path=Path(args.report) if args.report else None,
         published=published,
+        from_head=args.from_head,
     )
 
 
@@ -197,6 +198,11 @@ def register(sub: Subparsers[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--grace", type=_grace, default=3600, metavar="DURATION",
         help="how long an entry may stay unpublished before it is reported (default 1h)",
+    )  # fmt: skip
+    p.add_argument(
+        "--from-head", action="store_true",
+        help="a Rekor v1 log seen for the first time is followed from its newest checkpoint"
+        " instead of its first entry (the public log has hundreds of millions)",
     )  # fmt: skip
     p.add_argument("--report", metavar="FILE", help="append findings to FILE (JSON lines)")
     p.add_argument("--webhook", metavar="URL", help="POST each finding as JSON to URL")

@@ -263,3 +263,37 @@ def test_a_killed_monitor_resumes_without_missing_or_repeating(tmp_path: Path) -
         assert sorted(line["index"] for line in lines) == sorted(expected)
     finally:
         instance.stop()
+
+
+def test_a_rekor_v1_log_can_be_followed_from_its_head(tmp_path: Path) -> None:
+    """``--from-head``: the first pass starts at the newest checkpoint (its compact range
+    from the last entry's inclusion proof), so a huge public log is followed from now."""
+    instance = start_instance(tmp_path / "instance")
+    try:
+        dist = tmp_path / "dist"
+        dist.mkdir()
+        for version in ("1.0", "1.1", "1.2"):  # before the monitor starts: never reported
+            wheel = make_wheel(dist, "demo-pkg", version)
+            token = instance.token(*GH)
+            assert ak("sign", "--local", instance.url, "--identity-token", token,
+                      str(wheel)).returncode == 0  # fmt: skip
+        args = [
+            "--state", str(tmp_path / "state.json"), "--rekor-v1", instance.url, "--from-head",
+            "--trust-config", str(instance.trust_config_path), "--repository", REPO,
+            "--project", "demo-pkg", "--index", f"{instance.url}/simple/", "--grace", "0",
+            "--json",
+        ]  # fmt: skip
+        first = _monitor(*args)
+        assert first.returncode == 0 and first.stdout == "", first.stdout + first.stderr
+        state = json.loads((tmp_path / "state.json").read_text())
+        assert next(iter(state["verified"].values()))["size"] == 3
+        wheel = make_wheel(dist, "demo-pkg", "2.0")
+        token = instance.token(*GH)
+        assert ak("sign", "--local", instance.url, "--identity-token", token,
+                  str(wheel)).returncode == 0  # fmt: skip
+        second = _monitor(*args)
+        assert second.returncode == 1, second.stderr
+        [finding] = [json.loads(line) for line in second.stdout.splitlines()]
+        assert finding["kind"] == "unpublished" and finding["index"] == 3
+    finally:
+        instance.stop()

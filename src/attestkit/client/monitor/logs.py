@@ -14,11 +14,14 @@ import base64
 import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from attestkit.core.tiles import TILE_WIDTH
 from attestkit.errors import AttestkitError, VerificationError
 from attestkit.sigstore.trust import TrustRoot
+
+if TYPE_CHECKING:
+    from attestkit.client.monitor.tree import CompactRange
 
 __all__ = ["Checkpoint", "LogReadError", "LogSource", "RekorV1Log", "TileLog", "verify_note"]
 
@@ -156,6 +159,53 @@ class RekorV1Log:
         if not isinstance(info, dict) or not isinstance(info.get("signedTreeHead"), str):
             raise LogReadError(f"{self.url}/api/v1/log did not answer a signed tree head")
         return verify_note(info["signedTreeHead"], self.trust_root, self.name)
+
+    def head(self) -> tuple[Checkpoint, CompactRange]:
+        """Start at the log's head: a signed checkpoint and the compact range of its tree.
+
+        The inclusion proof of a tree's last entry names every complete subtree to
+        its left, and that entry's leaf completes the smallest one; the range's root
+        must equal the signed checkpoint's, so the range is the log's.
+        """
+        from attestkit.client.monitor.tree import CompactRange, leaf_hash
+
+        size = self.checkpoint().size
+        for _ in range(5):  # the log may grow between reading the size and the proof
+            if size == 0:
+                return self.checkpoint(), CompactRange()
+            body, proof = self._last_entry(size - 1)
+            head = verify_note(proof["checkpoint"], self.trust_root, self.name)
+            if head.size == size and int(proof["treeSize"]) == size:
+                break
+            size = head.size
+        else:
+            raise LogReadError(f"{self.url}: the log grew too fast to start at its head")
+        try:
+            path = [bytes.fromhex(h) for h in proof["hashes"]]
+            tree = CompactRange.from_last_inclusion(size, leaf_hash(body), path)
+        except ValueError as exc:
+            raise VerificationError(f"{self.name}: the head's inclusion proof: {exc}") from None
+        if tree.root() != head.root:
+            raise VerificationError(f"{self.name}: the head's inclusion proof does not verify")
+        return head, tree
+
+    def _last_entry(self, index: int) -> tuple[bytes, dict[str, Any]]:
+        import requests
+
+        try:
+            response = self.session.get(
+                f"{self.url}/api/v1/log/entries", params={"logIndex": index}, timeout=60
+            )
+            if response.status_code != 200:
+                raise ValueError(f"it answered {response.status_code}")
+            found: dict[str, Any] = response.json()
+            [entry] = found.values()
+            proof = entry["verification"]["inclusionProof"]
+            if int(proof["logIndex"]) != index or not isinstance(proof["hashes"], list):
+                raise ValueError("the proof is not of the entry asked for")
+            return base64.b64decode(entry["body"]), proof
+        except (requests.RequestException, AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise LogReadError(f"cannot read entry {index} of {self.url}: {exc}") from None
 
     def entries(self, start: int, end: int) -> Iterator[bytes]:
         """``POST /api/v1/log/entries/retrieve`` with up to 10 indexes at a time."""

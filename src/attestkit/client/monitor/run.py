@@ -1,6 +1,7 @@
 """One monitoring pass over every watched log, resumable, with findings reported once.
 
-A pass, per log: verify the newest checkpoint; read the entries added since the
+A pass, per log: verify the newest checkpoint (a log seen for the first time can
+be started at its head, from the last entry's inclusion proof); read the entries added since the
 last verified size, growing the compact range and noting entries whose
 certificate a watched identity satisfies; then compare the range's root with
 the checkpoint's.  A log that shrank, a different root at the same size, or
@@ -122,6 +123,7 @@ class Monitor:
         report_path: Path | None = None,
         published: Callable[[Sequence[str], Sequence[str]], set[bytes]] | None = None,
         clock: Callable[[], float] = time.time,
+        from_head: bool = False,
     ) -> None:
         self.logs = logs
         self.identities = identities
@@ -131,6 +133,8 @@ class Monitor:
         self.report_path = report_path
         self.published = published
         self.clock = clock
+        #: A log seen for the first time is followed from its head (where it can be).
+        self.from_head = from_head
         #: Set when a log or an index could not be read this pass (retry next time).
         self.errors: list[str] = []
 
@@ -151,6 +155,18 @@ class Monitor:
 
     # -- logs ---------------------------------------------------------------------------
     def _scan(self, log: LogSource, state: MonitorState) -> list[Finding]:
+        first = log.name not in state.verified and log.name not in state.progress
+        head = getattr(log, "head", None)
+        if first and self.from_head and head is not None:
+            try:
+                checkpoint, tree = head()
+            except VerificationError as exc:
+                return [Finding("split-view", log.name, f"the log's head does not verify: {exc}")]
+            except LogReadError as exc:
+                self.errors.append(str(exc))
+                return []
+            state.progress[log.name] = tree
+            state.verified[log.name] = {"size": checkpoint.size, "root": checkpoint.root.hex()}
         try:
             checkpoint = log.checkpoint()
         except VerificationError as exc:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-__all__ = ["CompactRange", "leaf_hash"]
+__all__ = ["CompactRange", "leaf_hash", "node_hash"]
 
 _EMPTY = hashlib.sha256(b"").digest()
 
@@ -22,6 +22,11 @@ _EMPTY = hashlib.sha256(b"").digest()
 def leaf_hash(data: bytes) -> bytes:
     """RFC 6962 leaf hash."""
     return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """RFC 6962 interior node hash."""
+    return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 @dataclass
@@ -50,6 +55,24 @@ class CompactRange:
         for h in reversed(self.hashes[:-1]):
             root = hashlib.sha256(b"\x01" + h + root).digest()
         return root
+
+    @classmethod
+    def from_last_inclusion(cls, size: int, leaf: bytes, path: list[bytes]) -> CompactRange:
+        """The range of a tree from its last leaf's hash and that leaf's inclusion proof.
+
+        Every hash of the proof is a complete subtree to the left of the leaf: the
+        first ones (as many as the height of the tree's smallest complete subtree)
+        complete that subtree with the leaf, the others are the larger subtrees,
+        smallest first.  ValueError if the proof has the wrong length.
+        """
+        low = (size & -size).bit_length() - 1
+        h = leaf
+        for sibling in path[:low]:
+            h = node_hash(sibling, h)
+        hashes = [*reversed(path[low:]), h]
+        if size < 1 or len(path) < low or len(hashes) != bin(size).count("1"):
+            raise ValueError(f"an inclusion proof of {len(path)} hashes for a tree of {size}")
+        return cls(size, hashes)
 
     def to_json(self) -> dict[str, object]:
         """For the state file."""
