@@ -28,7 +28,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from attestkit.errors import VerificationError
 
@@ -64,8 +64,7 @@ class _BadError(Exception):
     """Malformed DER (turned into a one-line VerificationError)."""
 
 
-@dataclass(frozen=True)
-class _Node:
+class _Node(NamedTuple):
     tag: int
     start: int  # of the whole element
     content: int  # of its content
@@ -113,7 +112,12 @@ def _expect(node: _Node, tag: int, what: str) -> _Node:
 
 def _oid(der: bytes, node: _Node) -> str:
     _expect(node, 0x06, "OID")
-    body = der[node.content : node.end]
+    return _oid_text(der[node.content : node.end])
+
+
+@functools.lru_cache(maxsize=256)
+def _oid_text(body: bytes) -> str:
+    """Dotted text of an OID's content (a timestamp names the same few OIDs every time)."""
     if not body or body[-1] & 0x80:
         raise _BadError("bad OID")
     parts, value = [], 0
@@ -148,8 +152,13 @@ def _time(der: bytes, node: _Node) -> datetime:
     if not text.endswith("Z") or len(text) < 15:
         raise _BadError("genTime must be UTC")
     main, _, fraction = text[:-1].partition(".")
+    if len(main) != 14 or not main.isdigit():
+        raise _BadError("bad genTime")
     try:
-        when = datetime.strptime(main, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        when = datetime(
+            int(main[0:4]), int(main[4:6]), int(main[6:8]),
+            int(main[8:10]), int(main[10:12]), int(main[12:14]), tzinfo=UTC,
+        )  # fmt: skip
     except ValueError:
         raise _BadError("bad genTime") from None
     if fraction:
@@ -273,6 +282,20 @@ def _parse(der: bytes) -> TimestampToken:
 
 
 @functools.lru_cache(maxsize=64)
+def _der(certificate: x509.Certificate) -> bytes:
+    """A trusted certificate's DER (computed once)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return certificate.public_bytes(Encoding.DER)
+
+
+@functools.lru_cache(maxsize=64)
+def _issuer_der(certificate: x509.Certificate) -> bytes:
+    """A trusted certificate's issuer name, DER (computed once)."""
+    return certificate.issuer.public_bytes()
+
+
+@functools.lru_cache(maxsize=64)
 def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
     """One link of a trusted root's TSA chain, checked once (the chain does not change)."""
     from cryptography.exceptions import InvalidSignature
@@ -312,7 +335,13 @@ def _verify_token(
     if token.message_digest != hashlib.new(token.digest_hash, token.tst_info).digest():
         raise VerificationError("the signed message digest does not match the TSTInfo")
     signer = leaf
-    if token.certificates:
+    names_leaf = _issuer_der(leaf) == token.issuer and leaf.serial_number == token.serial
+    if token.certificates == (_der(leaf),):
+        # The usual case, decided without parsing: the authority embeds just its own
+        # certificate, which the SignerInfo must name.
+        if not names_leaf:
+            raise VerificationError("No leaf certificate found matching the SignerInfo.")
+    elif token.certificates:
         try:
             embedded = [x509.load_der_x509_certificate(der) for der in token.certificates]
         except ValueError:
@@ -329,7 +358,7 @@ def _verify_token(
             raise VerificationError(
                 "Embedded certificate does not match the one in the Verification Options."
             )
-    elif leaf.issuer.public_bytes() != token.issuer or leaf.serial_number != token.serial:
+    elif not names_leaf:
         raise VerificationError("the SignerInfo does not name the authority's certificate")
     key = signer.public_key()
     hash_algorithm = (
