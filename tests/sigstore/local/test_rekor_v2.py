@@ -112,7 +112,7 @@ def test_timestamps_verify_with_rfc3161_client(tsa: tuple[TimestampAuthority, Ke
         .nonce(nonce=True)
         .build()
     )
-    when = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+    when = dt.datetime.now(dt.UTC).replace(microsecond=0)  # within the new keys' validity
     response = rfc3161_client.decode_timestamp_response(authority.respond(request.as_bytes(), when))
     assert response.tst_info.gen_time.replace(tzinfo=dt.UTC) == when
     assert response.tst_info.nonce == request.nonce
