@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -161,7 +162,15 @@ class _Terminated(BaseException):
     """SIGTERM arrived: stop serving (BaseException, so no ``except Exception`` swallows it)."""
 
 
+#: Set by the SIGTERM handler.  Raising alone is not enough: a signal that lands
+#: while the interpreter runs a ``__del__`` or weakref callback has its exception
+#: printed and dropped ("Exception ignored in ..."), and a server that was told to
+#: stop before uvicorn took over the signals would serve forever.
+_TERMINATED = threading.Event()
+
+
 def _interrupt(signum: int, frame: object) -> None:
+    _TERMINATED.set()
     raise _Terminated
 
 
@@ -171,7 +180,14 @@ def run(config: uvicorn.Config, sock: socket.socket, *, workers: int = 1) -> Non
         from uvicorn.supervisors.multiprocess import Multiprocess
 
         Multiprocess(config, sockets=[sock]).run()
-    else:
-        import uvicorn
+        return
+    if _TERMINATED.is_set():  # told to stop before serving began
+        return
+    import uvicorn
 
-        uvicorn.Server(config).run(sockets=[sock])
+    class _Server(uvicorn.Server):
+        async def on_tick(self, counter: int) -> bool:
+            # A SIGTERM whose exception was dropped still stops the server (0.1 s ticks).
+            return _TERMINATED.is_set() or await super().on_tick(counter)
+
+    _Server(config).run(sockets=[sock])
