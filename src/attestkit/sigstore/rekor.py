@@ -30,17 +30,20 @@ def submit_dsse(
     http: HttpClient, rekor_url: str, envelope: str, verifier_pem: str, name: str
 ) -> LogEntry:
     """Log ``envelope`` (compact DSSE JSON) signed by the certificate ``verifier_pem``."""
-    from urllib3.exceptions import HTTPError
-
     proposed: dict[str, Any] = {
         "apiVersion": "0.0.1",
         "kind": "dsse",
         "spec": {"proposedContent": {"envelope": envelope, "verifiers": [verifier_pem]}},
     }
+    return entry_from_response(_post(http, rekor_url, "/api/v1/log/entries", proposed, name))
+
+
+def _post(http: HttpClient, rekor_url: str, path: str, body: object, name: str) -> bytes:
+    """POST an entry to the log; its answer, or a one-line :class:`SigningError`."""
+    from urllib3.exceptions import HTTPError
+
     try:
-        response = http.post_json(
-            f"{rekor_url}/api/v1/log/entries", proposed, {"Accept": "application/json"}
-        )
+        response = http.post_json(f"{rekor_url}{path}", body, {"Accept": "application/json"})
     except HTTPError as exc:
         raise SigningError(
             f"cannot reach the transparency log at {rekor_url}: {transport_reason(exc)}"
@@ -50,7 +53,7 @@ def submit_dsse(
             f"the transparency log refused the entry for {name}"
             f" ({response.status}): {response.message()}"
         )
-    return entry_from_response(response.content)
+    return response.content
 
 
 def submit_dsse_v2(
@@ -62,8 +65,6 @@ def submit_dsse_v2(
     name: str,
 ) -> LogEntry:
     """Log a DSSE signature on a Rekor v2 log (a hashedrekord 0.0.2 over the PAE digest)."""
-    from urllib3.exceptions import HTTPError
-
     request = {
         "hashedRekordRequestV002": {
             "digest": b64encode(pae_digest),
@@ -76,21 +77,9 @@ def submit_dsse_v2(
             },
         }
     }
+    content = _post(http, rekor_url, "/api/v2/log/entries", request, name)
     try:
-        response = http.post_json(
-            f"{rekor_url}/api/v2/log/entries", request, {"Accept": "application/json"}
-        )
-    except HTTPError as exc:
-        raise SigningError(
-            f"cannot reach the transparency log at {rekor_url}: {transport_reason(exc)}"
-        ) from None
-    if response.status // 100 != 2:
-        raise SigningError(
-            f"the transparency log refused the entry for {name}"
-            f" ({response.status}): {response.message()}"
-        )
-    try:
-        return LogEntry.from_dict(json.loads(response.content))
+        return LogEntry.from_dict(json.loads(content))
     except (ValueError, InputError) as exc:
         detail = exc.reason if isinstance(exc, InputError) else type(exc).__name__
         raise SigningError(f"the transparency log's response is malformed ({detail})") from None

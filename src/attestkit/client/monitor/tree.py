@@ -14,19 +14,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from attestkit.sigstore.verify.tlog import leaf_hash, node_hash
+
 __all__ = ["CompactRange", "leaf_hash", "node_hash"]
 
 _EMPTY = hashlib.sha256(b"").digest()
-
-
-def leaf_hash(data: bytes) -> bytes:
-    """RFC 6962 leaf hash."""
-    return hashlib.sha256(b"\x00" + data).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    """RFC 6962 interior node hash."""
-    return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 @dataclass

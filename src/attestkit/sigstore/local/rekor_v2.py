@@ -54,7 +54,6 @@ def _object(value: object, what: str, keys: set[str]) -> dict[str, Any]:
 
 def admit_v2(request: object) -> bytes:
     """Check a ``CreateEntryRequest``; return the canonical ``Entry`` body it logs."""
-    from cryptography import x509
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, utils
@@ -69,23 +68,10 @@ def admit_v2(request: object) -> bytes:
     digest = _b64(spec.get("digest"), "digest")
     signature = _object(spec.get("signature"), "signature", {"content", "verifier"})
     content = _b64(signature.get("content"), "signature.content")
-    verifier = _object(signature.get("verifier"), "signature.verifier",
-                       {"x509Certificate", "keyDetails", "publicKey"})  # fmt: skip
-    details = verifier.get("keyDetails")
-    if details not in _DETAILS:
-        raise AdmissionError(f"signature.verifier.keyDetails {details!r} is not supported")
+    key, der, details = _certificate_key(signature.get("verifier"), "signature.verifier")
     algorithm, size = _DETAILS[details]
     if len(digest) != size:
         raise AdmissionError(f"digest must be {size} bytes for {details}")
-    raw = _object(verifier.get("x509Certificate"), "signature.verifier.x509Certificate",
-                  {"rawBytes"})  # fmt: skip
-    der = _b64(raw.get("rawBytes"), "signature.verifier.x509Certificate.rawBytes")
-    try:
-        key = x509.load_der_x509_certificate(der).public_key()
-    except ValueError as exc:
-        raise AdmissionError(f"the verifier is not an X.509 certificate: {exc}") from None
-    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
-        raise AdmissionError(f"the certificate's key does not match {details}")
     try:
         key.verify(content, digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
     except InvalidSignature:
@@ -96,17 +82,22 @@ def admit_v2(request: object) -> bytes:
         "spec": {
             "hashedRekordV002": {
                 "data": {"algorithm": algorithm, "digest": base64.b64encode(digest).decode()},
-                "signature": {
-                    "content": base64.b64encode(content).decode(),
-                    "verifier": {
-                        "keyDetails": details,
-                        "x509Certificate": {"rawBytes": base64.b64encode(der).decode()},
-                    },
-                },
+                "signature": _signature(content, der, details),
             }
         },
     }
     return bytes(rfc8785.dumps(entry))
+
+
+def _signature(content: bytes, der: bytes, details: str) -> dict[str, Any]:
+    """A ``Signature`` of an entry: its bytes and the verifier (certificate, key details)."""
+    return {
+        "content": base64.b64encode(content).decode(),
+        "verifier": {
+            "keyDetails": details,
+            "x509Certificate": {"rawBytes": base64.b64encode(der).decode()},
+        },
+    }
 
 
 def _certificate_key(verifier: object, what: str) -> tuple[Any, bytes, str]:
@@ -137,6 +128,8 @@ def _admit_dsse(request: object) -> bytes:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    from attestkit.sigstore.verify.dsse import pae
+
     spec = _object(request, "dsseRequestV002", {"envelope", "verifiers"})
     envelope = _object(spec.get("envelope"), "envelope", {"payload", "payloadType", "signatures"})
     payload = _b64(envelope.get("payload"), "envelope.payload")
@@ -150,30 +143,17 @@ def _admit_dsse(request: object) -> bytes:
     signatures = envelope.get("signatures")
     if not isinstance(signatures, list) or not signatures:
         raise AdmissionError("envelope.signatures must be a non-empty array")
-    pae = (
-        f"DSSEv1 {len(payload_type)} {payload_type} ".encode()
-        + str(len(payload)).encode()
-        + b" "
-        + payload
-    )
+    message = pae(payload_type, payload)
     recorded = []
     for i, entry in enumerate(signatures):
         sig = _b64(_object(entry, f"envelope.signatures[{i}]", {"sig", "keyid"}).get("sig"),
                    f"envelope.signatures[{i}].sig")  # fmt: skip
         for key, der, details in keys:
             try:
-                key.verify(sig, pae, ec.ECDSA(hashes.SHA256()))
+                key.verify(sig, message, ec.ECDSA(hashes.SHA256()))
             except InvalidSignature:
                 continue
-            recorded.append(
-                {
-                    "content": base64.b64encode(sig).decode(),
-                    "verifier": {
-                        "keyDetails": details,
-                        "x509Certificate": {"rawBytes": base64.b64encode(der).decode()},
-                    },
-                }
-            )
+            recorded.append(_signature(sig, der, details))
             break
         else:
             raise AdmissionError(f"envelope.signatures[{i}] does not verify with any verifier")

@@ -64,10 +64,7 @@ def check_hashedrekord_v002_body(
 ) -> None:
     """The ``hashedrekord`` 0.0.2 body records exactly this envelope's PAE digest,
     signature and certificate."""
-    key = cert.public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in _EC_DETAILS:
-        raise VerificationError("unsupported signing key for a hashedrekord 0.0.2 entry")
-    details, algorithm, hash_class = _EC_DETAILS[key.curve.name]
+    details, algorithm, hash_class = _key_details(cert, "hashedrekord")
     digest = hashes.Hash(hash_class())
     digest.update(pae(payload_type, payload))
     expected = {
@@ -79,17 +76,7 @@ def check_hashedrekord_v002_body(
                     "algorithm": algorithm,
                     "digest": base64.b64encode(digest.finalize()).decode(),
                 },
-                "signature": {
-                    "content": base64.b64encode(signature).decode(),
-                    "verifier": {
-                        "keyDetails": details,
-                        "x509Certificate": {
-                            "rawBytes": base64.b64encode(
-                                cert.public_bytes(serialization.Encoding.DER)
-                            ).decode()
-                        },
-                    },
-                },
+                "signature": _signature(signature, cert, details),
             }
         },
     }
@@ -103,10 +90,7 @@ def check_dsse_v002_body(
     """The ``dsse`` 0.0.2 body (rekor-tiles' ``DSSELogEntryV002``) records this payload's
     SHA-256 and exactly the envelope's one signature by this certificate."""
     del payload_type  # not recorded: it is covered by the signature over the PAE
-    key = cert.public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in _EC_DETAILS:
-        raise VerificationError("unsupported signing key for a dsse 0.0.2 entry")
-    details = _EC_DETAILS[key.curve.name][0]
+    details = _key_details(cert, "dsse")[0]
     expected = {
         "apiVersion": "0.0.2",
         "kind": "dsse",
@@ -116,24 +100,32 @@ def check_dsse_v002_body(
                     "algorithm": "SHA2_256",
                     "digest": base64.b64encode(hashlib.sha256(payload).digest()).decode(),
                 },
-                "signatures": [
-                    {
-                        "content": base64.b64encode(signature).decode(),
-                        "verifier": {
-                            "keyDetails": details,
-                            "x509Certificate": {
-                                "rawBytes": base64.b64encode(
-                                    cert.public_bytes(serialization.Encoding.DER)
-                                ).decode()
-                            },
-                        },
-                    }
-                ],
+                "signatures": [_signature(signature, cert, details)],
             }
         },
     }
     if _normalised(_json(body, "dsse")) != expected:
         raise VerificationError(_MISMATCH)
+
+
+def _key_details(cert: x509.Certificate, kind: str) -> tuple[str, str, type[Any]]:
+    """The signing key's ``keyDetails``, PAE digest algorithm and hash (EC keys only)."""
+    key = cert.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in _EC_DETAILS:
+        raise VerificationError(f"unsupported signing key for a {kind} 0.0.2 entry")
+    return _EC_DETAILS[key.curve.name]
+
+
+def _signature(signature: bytes, cert: x509.Certificate, details: str) -> dict[str, Any]:
+    """A Rekor v2 ``Signature``: the content and its verifier (the certificate)."""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    return {
+        "content": base64.b64encode(signature).decode(),
+        "verifier": {
+            "keyDetails": details,
+            "x509Certificate": {"rawBytes": base64.b64encode(der).decode()},
+        },
+    }
 
 
 def _normalised(value: Any) -> Any:
